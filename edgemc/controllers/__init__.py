@@ -1,0 +1,1 @@
+"""The edge-mc components; each module exposes `build(mgr, opts)`."""

@@ -1,0 +1,1 @@
+"""A Kubernetes- and kcp-compatible API server on aiohttp, the substrate of tests and `make up`."""
