@@ -13,7 +13,9 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("server", "edgemc.cmd.server", "run the embedded Kubernetes/kcp-compatible API server"),
+    Component(
+        "server", "edgemc.cmd.server", "run the embedded Kubernetes/kcp-compatible API server"
+    ),
 )
 
 

@@ -40,6 +40,7 @@ class ResourceType:
     identity: str = ""
     # Where the type comes from: "builtin", "crd", "system" (kcp system CRDs), "binding".
     source: str = "builtin"
+
     @property
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
