@@ -5,7 +5,7 @@ from __future__ import annotations
 from edgemc.embedded.apiserver import errors
 from edgemc.embedded.apiserver.defaults import apply_defaults
 from edgemc.embedded.apiserver.objects import Operation
-from edgemc.embedded.apiserver.validation import validate_object
+from edgemc.embedded.apiserver.validation import prune_unknown_fields, validate_object
 
 
 def default_admission(op: Operation) -> None:
@@ -18,8 +18,12 @@ def schema_admission(op: Operation) -> None:
         return
     result = validate_object(op.rt, op.obj, field_validation=op.field_validation)
     op.warnings.extend(result.warnings)
-    if result.causes:
-        raise errors.invalid(op.rt.kind, op.rt.group, op.name, result.causes)
+    error = result.to_error(op.rt, op.name)
+    if error is not None:
+        raise error
+    if op.field_validation != "Strict":
+        # Like upstream, unknown fields are dropped (after a warning in Warn mode).
+        prune_unknown_fields(op.rt, op.obj)
 
 
 IMMORTAL_NAMESPACES = ("default", "kube-system", "kube-public")

@@ -216,8 +216,12 @@ def _bool_param(value: str | None) -> bool:
 def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
     if not warnings:
         return None
+
     # aiohttp takes one value per header name; join as a comma list like repeated headers.
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+    def quoted(text: str) -> str:
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+
+    return {"Warning": ", ".join(f'299 - "{quoted(w)}"' for w in warnings)}
 
 
 class Selection:
@@ -310,7 +314,8 @@ class ResourceHandler:
             raise errors.resource_not_found()
         if path.namespace and not rt.namespaced:
             raise errors.resource_not_found()
-        if path.subresource and path.subresource not in rt.subresources:
+        # Only /status is served; /scale is advertised by upstream discovery but not here yet.
+        if path.subresource and (path.subresource != "status" or not rt.has_status()):
             raise errors.resource_not_found()
         method = request.method
         query = request.query

@@ -20,7 +20,7 @@ import jsonpatch
 import orjson
 
 from edgemc.embedded.apiserver import errors
-from edgemc.embedded.apiserver.builtin import definitions, ref_name
+from edgemc.embedded.apiserver.builtin import builtin_type, definitions, ref_name
 from edgemc.embedded.apiserver.registry import TypeSet
 from edgemc.embedded.apiserver.resources import ResourceType
 from edgemc.embedded.apiserver.storage import Event, ResKey, Store
@@ -100,6 +100,13 @@ class Operation:
 
 class Admission(Protocol):
     def __call__(self, op: Operation) -> None: ...
+
+
+def builtin_schema(group: str, resource: str) -> dict[str, Any] | None:
+    """Upstream schema of a kube kind also when served from a kcp schema (kubectl sends
+    strategic merge patches for every kind it knows)."""
+    rt = builtin_type(group, resource)
+    return rt.schema if rt is not None else None
 
 
 def _resolve_ref(ref: str) -> dict[str, Any]:
@@ -434,10 +441,11 @@ class ObjectService:
                 raise errors.bad_request("a merge patch must be a JSON object")
             patched = json_merge_patch(current, patch)
         elif content_type == "application/strategic-merge-patch+json":
-            if not rt.builtin:
+            schema = rt.schema if rt.builtin else builtin_schema(rt.group, rt.resource)
+            if schema is None:
                 raise errors.unsupported_media_type(content_type)
             try:
-                patched = strategic_merge(current, patch, rt.schema, _resolve_ref)
+                patched = strategic_merge(current, patch, schema, _resolve_ref)
             except PatchError as exc:
                 if exc.status == 422:
                     raise errors.StatusError(422, "Invalid", str(exc)) from exc
