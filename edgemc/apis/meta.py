@@ -829,7 +829,14 @@ def _split_unescaped(text: str, separator: str) -> list[str]:
 
 def _split_field_term(term: str) -> tuple[str, str, str] | None:
     """(field, operator symbol, raw value) at the first operator found, or None."""
-    for i in range(len(term)):
+    escaped = False
+    for i, ch in enumerate(term):
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+            continue
         for symbol in ("!=", "==", "="):
             if term.startswith(symbol, i):
                 return term[:i], symbol, term[i + len(symbol) :]
@@ -840,7 +847,7 @@ def parse_field_selector(text: str) -> FieldSelector:
     """Parse `f=v`, `f==v`, `f!=v` terms separated by commas (fields.ParseSelector).
 
     Field paths are taken verbatim (no whitespace trimming, as upstream); values may escape
-    `\\`, `,` and `=` with a backslash. Terms come out sorted by their text, as upstream.
+    `\\`, `,` and `=` with a backslash. Terms come out sorted by field, operator and value.
     """
     requirements: list[FieldRequirement] = []
     terms = sorted(_split_unescaped(text, ",")) if text else []
@@ -853,4 +860,6 @@ def parse_field_selector(text: str) -> FieldSelector:
         field, symbol, raw_value = split
         operator = Operator.NOT_EQUALS if symbol == "!=" else Operator.EQUALS
         requirements.append(FieldRequirement(field, operator, _unescape_field_value(raw_value)))
+    # Canonical order by content (not by escaped text), so rendering and re-parsing is stable.
+    requirements.sort(key=lambda r: (r.field, r.operator.value, r.value))
     return FieldSelector(tuple(requirements))
