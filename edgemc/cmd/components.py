@@ -13,6 +13,7 @@ class Component:
 
 
 COMPONENTS: tuple[Component, ...] = (
+    Component("up", "edgemc.cmd.up", "start the kcp-compatible server and simulated edge clusters"),
     Component(
         "server", "edgemc.cmd.server", "run the embedded Kubernetes/kcp-compatible API server"
     ),

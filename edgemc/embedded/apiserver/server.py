@@ -100,7 +100,7 @@ class ApiServer:
         )
         watch_crds(self.store, self.registry)
         self.service = ObjectService(self.store)
-        self.service.mutators += [admit_crd, default_admission]
+        self.service.mutators += [default_admission, admit_crd]
         self.service.validators += [schema_admission, namespace_lifecycle]
         self.admin_token = _load_or_create_token(data_dir, "admin")
         self.authenticators: list[Authenticator] = [self._admin_authenticator]
