@@ -5,35 +5,12 @@ Upstream behaviour: kcp v0.11.0 (kcp-facts.md sections 4, 5, 6 and gotchas 11 an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-import pytest
 from kcphttp import Http, create_workspace, wait_until
 
-from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
-from edgemc.embedded.apiserver.server import ServerConfig
+from edgemc.embedded.apiserver.kcp import KcpServer
 
 APIS = "/apis/apis.kcp.io/v1alpha1"
 WIDGETS = "/apis/demo.io/v1/widgets"
-
-
-@pytest.fixture
-async def kcp() -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def admin(kcp: KcpServer) -> AsyncIterator[Http]:
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(ssl=kcp.client_ssl())
-    ) as session:
-        yield Http(session, kcp.url, kcp.kcp_admin_token)
 
 
 def schema(prefix: str = "v1") -> dict:

@@ -10,12 +10,8 @@ import asyncio
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 
-import pytest
-
-from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
-from edgemc.embedded.apiserver.server import ServerConfig
+from edgemc.embedded.apiserver.kcp import KcpServer
 
 MAILBOX = """
 apiVersion: tenancy.kcp.io/v1alpha1
@@ -37,16 +33,6 @@ spec:
       path: "root:compute"
       name: kubernetes
 """
-
-
-@pytest.fixture
-async def kcp() -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def run(k, *args: str, input: str | None = None, check: bool = True):
