@@ -5,6 +5,7 @@ Upstream behaviour: kcp v0.11.0 (kcp-facts.md sections 4, 5, 6 and gotchas 11 an
 
 from __future__ import annotations
 
+import yaml
 from kcphttp import Http, create_workspace, wait_until
 
 from edgemc.embedded.apiserver.kcp import KcpServer
@@ -239,3 +240,49 @@ async def test_13_bound_resource_wins_over_local_crd_and_stores_apart(admin: Htt
     )
     listed = await admin.ok("GET", "/clusters/root:org:a/apis/demo.io/v1/widgets")
     assert [i["metadata"]["name"] for i in listed["items"]] == ["bound-one"]
+
+
+async def test_unbinding_removes_resources_from_discovery(admin: Http):
+    await publish(admin)
+    await create_workspace(admin, "root", "org")
+    await bind(admin, "root:org:a")
+    await admin.ok("GET", "/clusters/root:org:a/apis/demo.io/v1")
+    await admin.ok("DELETE", f"/clusters/root:org:a{APIS}/apibindings/bind-demo")
+
+    async def gone() -> bool:
+        status, _ = await admin.get("/clusters/root:org:a/apis/demo.io/v1")
+        return status == 404
+
+    await wait_until(gone)
+
+
+async def test_workspace_deletion_removes_its_logical_cluster(admin: Http, kcp: KcpServer):
+    await create_workspace(admin, "root", "org")
+    child = await create_workspace(admin, "root:org", "doomed")
+    name = child["spec"]["cluster"]
+    await admin.ok(
+        "POST",
+        "/clusters/root:org:doomed/api/v1/namespaces/default/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+    )
+    await admin.ok("DELETE", "/clusters/root:org/apis/tenancy.kcp.io/v1alpha1/workspaces/doomed")
+
+    async def removed() -> bool:
+        status, _ = await admin.get(
+            "/clusters/root:org/apis/tenancy.kcp.io/v1alpha1/workspaces/doomed"
+        )
+        return status == 404
+
+    await wait_until(removed)
+    assert not kcp.store.resources_in(name)
+
+
+async def test_admin_kubeconfig_is_laid_out_like_kcp_start(kcp: KcpServer, tmp_path):
+    config = yaml.safe_load(kcp.write_kubeconfig(tmp_path / "admin.kubeconfig").read_text())
+    assert [c["name"] for c in config["clusters"]] == ["root", "base"]
+    assert config["clusters"][0]["cluster"]["server"].endswith("/clusters/root")
+    assert [u["name"] for u in config["users"]] == ["kcp-admin", "shard-admin"]
+    contexts = {c["name"]: c["context"] for c in config["contexts"]}
+    assert contexts["system:admin"] == {"cluster": "base", "user": "shard-admin"}
+    assert contexts["root"] == {"cluster": "root", "user": "kcp-admin"}
+    assert config["current-context"] == "root"
