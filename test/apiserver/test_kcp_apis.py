@@ -167,7 +167,7 @@ async def test_virtual_workspace_watch_orders_and_resumes(admin: Http, kcp: KcpS
     assert gone[0]["type"] == "ERROR" and gone[0]["object"]["code"] == 410
 
 
-async def test_11_first_synctarget_brings_default_location_once(admin: Http):
+async def test_11_first_synctarget_brings_default_location_once(admin: Http, kcp: KcpServer):
     await create_workspace(admin, "root", "imw")
     st = {
         "apiVersion": "workload.kcp.io/v1alpha1",
@@ -196,15 +196,9 @@ async def test_11_first_synctarget_brings_default_location_once(admin: Http):
     await admin.ok("DELETE", loc_path)
     st2 = {**st, "metadata": {"name": "guilder", "labels": {"id": "guilder"}}}
     await admin.ok("POST", "/clusters/root:imw/apis/workload.kcp.io/v1alpha1/synctargets", st2)
-    await kcp_idle(admin)
+    await kcp.wait_idle()  # the server's reconcilers have handled the second SyncTarget
     status, _ = await admin.get(loc_path)
     assert status == 404
-
-
-async def kcp_idle(admin: Http) -> None:
-    """A round trip through the server after its reactors had a chance to run."""
-    for _ in range(20):
-        await admin.ok("GET", "/version")
 
 
 async def test_13_bound_resource_wins_over_local_crd_and_stores_apart(admin: Http):
