@@ -12,6 +12,7 @@ that `edgemc.cli.kubeconfig.client_settings` resolved from the merged files and 
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from typing import Any
 
@@ -104,16 +105,12 @@ class KcpClient:
         """
         client = self._at(path)
         count = 0
-        try:
+        with contextlib.suppress(NotFound, Forbidden):
             versions = await client.get_path("/api") or {}
             count += 1 if versions.get("versions") else 0
-        except (NotFound, Forbidden):
-            pass
-        try:
+        with contextlib.suppress(NotFound, Forbidden):
             groups = await client.get_path("/apis") or {}
             count += len(groups.get("groups") or [])
-        except (NotFound, Forbidden):
-            pass
         return count
 
     async def list_apibindings(self, path: str) -> list[dict[str, Any]]:

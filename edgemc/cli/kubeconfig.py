@@ -31,6 +31,7 @@ default files).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from collections.abc import Iterator, Mapping
@@ -414,10 +415,8 @@ def _locked(filenames: list[str]) -> Iterator[None]:
         yield
     finally:
         for lock in held:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)
-            except FileNotFoundError:
-                pass
 
 
 def _write(filename: str, document: dict[str, Any]) -> None:

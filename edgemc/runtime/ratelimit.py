@@ -72,7 +72,7 @@ class TokenBucketLimiter:
         return 0.0 if self._tokens >= 0 else -self._tokens / self.qps
 
     def forget(self, item: Hashable) -> None:
-        pass
+        """Nothing to forget: the bucket is shared by all items, not kept per item."""
 
     def num_requeues(self, item: Hashable) -> int:
         return 0

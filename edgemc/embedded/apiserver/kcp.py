@@ -31,6 +31,7 @@ from edgemc.embedded.apiserver.kcpschemas import (
     WORKSPACE_TYPES,
 )
 from edgemc.embedded.apiserver.objects import Operation, Scope, User
+from edgemc.embedded.apiserver.reactor import wait_all_idle
 from edgemc.embedded.apiserver.server import ApiServer, ServerConfig, _load_or_create_token
 from edgemc.embedded.apiserver.tenancy import (
     CLUSTER_ANNOTATION,
@@ -356,18 +357,14 @@ class KcpServer(ApiServer):
         )
 
     async def wait_idle(self) -> None:
-        await super().wait_idle()
-        for _ in range(10000):
-            reactors = (
-                self.tenancy.reactor,
-                self.apis.exports,
-                self.apis.bindings,
-                self.tmc.reactor,
-            )
-            if all(r.idle for r in reactors):
-                if self.lifecycle is None or self.lifecycle._queue.empty():
-                    return
-            await asyncio.sleep(0.002)
+        assert self.lifecycle is not None
+        await wait_all_idle(
+            self.lifecycle.reactor,
+            self.tenancy.reactor,
+            self.apis.exports,
+            self.apis.bindings,
+            self.tmc.reactor,
+        )
 
     async def stop(self) -> None:
         await self.tenancy.reactor.stop()

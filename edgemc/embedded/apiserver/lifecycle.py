@@ -9,10 +9,8 @@ legacy token Secret of each ServiceAccount. Each reacts to store events through 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
-import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +18,10 @@ from typing import Any
 from edgemc.embedded.apiserver import errors
 from edgemc.embedded.apiserver.crds import CLEANUP_FINALIZER, CRDS
 from edgemc.embedded.apiserver.objects import NAMESPACES, ObjectService, Scope, User, reskey_of
+from edgemc.embedded.apiserver.reactor import Reactor, wait_all_idle
 from edgemc.embedded.apiserver.registry import Registry
 from edgemc.embedded.apiserver.resources import ResourceType
 from edgemc.embedded.apiserver.storage import ADDED, DELETED, Event, ResKey, Store
-
-log = logging.getLogger(__name__)
 
 SYSTEM_USER = User("system:kube-controller-manager", ("system:masters",))
 SERVICEACCOUNTS: ResKey = ("", "serviceaccounts", "")
@@ -54,12 +51,9 @@ class Lifecycle:
         self.registry = registry
         self.ca_pem = ca_pem
         self.mint_token = mint_token
-        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self.reactor = Reactor("apiserver-lifecycle", self._handle)
         self._uids: dict[str, ObjectRef] = {}
         self._dependents: dict[str, set[ObjectRef]] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -68,26 +62,20 @@ class Lifecycle:
             for cluster, obj in self.store.list(reskey, None):
                 self._index(reskey, cluster, obj, None)
         self.store.add_listener(self._on_event)
-        self._task = asyncio.create_task(self._run(), name="apiserver-lifecycle")
+        self.reactor.start()
         # Objects written while the server was down may still need work.
         for cluster, ns in self.store.list(NAMESPACES, None):
-            self._queue.put_nowait(("namespace", cluster, ns["metadata"]["name"]))
+            self.reactor.enqueue(("namespace", cluster, ns["metadata"]["name"]))
         for cluster, crd in self.store.list(CRDS, None):
             if crd["metadata"].get("deletionTimestamp"):
-                self._queue.put_nowait(("crd", cluster, crd["metadata"]["name"]))
+                self.reactor.enqueue(("crd", cluster, crd["metadata"]["name"]))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.reactor.stop()
 
     async def wait_idle(self) -> None:
         """Wait until every queued piece of work is done (for tests and start-up)."""
-        while not self._queue.empty() or not self._idle.is_set():
-            await asyncio.sleep(0)
-            await self._idle.wait()
+        await wait_all_idle(self.reactor)
 
     def _index(self, reskey: ResKey, cluster: str, obj: dict, prev: dict | None) -> None:
         meta = obj.get("metadata", {})
@@ -106,30 +94,30 @@ class Lifecycle:
         if event.type == DELETED:
             self._uids.pop(meta.get("uid", ""), None)
             self._index_remove(event)
-            self._queue.put_nowait(("owner-gone", meta.get("uid", "")))
+            self.reactor.enqueue(("owner-gone", meta.get("uid", "")))
             for owner in meta.get("ownerReferences") or ():
                 ref = self._uids.get(owner.get("uid", ""))
                 if ref is not None:
-                    self._queue.put_nowait(("owner-deleting", *ref))
+                    self.reactor.enqueue(("owner-deleting", *ref))
             if event.namespace:
-                self._queue.put_nowait(("namespace", event.cluster, event.namespace))
+                self.reactor.enqueue(("namespace", event.cluster, event.namespace))
             return
         self._index(event.reskey, event.cluster, event.obj, event.prev)
         if event.reskey == NAMESPACES:
-            self._queue.put_nowait(("namespace", event.cluster, event.name))
+            self.reactor.enqueue(("namespace", event.cluster, event.name))
         elif event.reskey == CRDS and meta.get("deletionTimestamp"):
-            self._queue.put_nowait(("crd", event.cluster, event.name))
+            self.reactor.enqueue(("crd", event.cluster, event.name))
         elif event.reskey == SERVICEACCOUNTS and self.mint_token is not None:
-            self._queue.put_nowait(("serviceaccount", event.cluster, event.namespace, event.name))
+            self.reactor.enqueue(("serviceaccount", event.cluster, event.namespace, event.name))
         if meta.get("deletionTimestamp") and set(meta.get("finalizers") or ()) & {
             "foregroundDeletion",
             "orphan",
         }:
-            self._queue.put_nowait(
+            self.reactor.enqueue(
                 ("owner-deleting", event.reskey, event.cluster, event.namespace, event.name)
             )
         if event.type == ADDED and meta.get("ownerReferences"):
-            self._queue.put_nowait(
+            self.reactor.enqueue(
                 ("dependent", event.reskey, event.cluster, event.namespace, event.name)
             )
 
@@ -138,20 +126,7 @@ class Lifecycle:
         for owner in event.obj.get("metadata", {}).get("ownerReferences") or ():
             self._dependents.get(owner.get("uid", ""), set()).discard(ref)
 
-    async def _run(self) -> None:
-        while True:
-            item = await self._queue.get()
-            self._idle.clear()
-            try:
-                self._handle(item)
-            except Exception:
-                log.exception("lifecycle work item %s failed", item[0])
-            finally:
-                if self._queue.empty():
-                    self._idle.set()
-            await asyncio.sleep(0)
-
-    def _handle(self, item: tuple[Any, ...]) -> None:
+    def _handle(self, item: Any) -> None:
         kind = item[0]
         if kind == "namespace":
             self._sync_namespace(item[1], item[2])

@@ -78,3 +78,19 @@ class Reactor:
                     self.enqueue_after(key, again)
             # Let request handlers run between passes.
             await asyncio.sleep(0)
+
+
+async def wait_all_idle(*reactors: Reactor, within: float = 30.0) -> None:
+    """Wait until none of the reactors has queued or running work (start-up, tests).
+
+    Timers set by `enqueue_after` are not waited for: they stand for work that is meant to
+    happen later.
+    """
+    async with asyncio.timeout(within):
+        while True:
+            # Two passes of the loop: a reconcile may enqueue into a reactor already checked.
+            if all(r.idle for r in reactors):
+                await asyncio.sleep(0)
+                if all(r.idle for r in reactors):
+                    return
+            await asyncio.sleep(0.001)
