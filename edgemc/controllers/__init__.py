@@ -1,1 +1,2 @@
-"""The edge-mc components; each module exposes `build(mgr, opts)`."""
+"""The edge-mc components (mailbox controller, scheduler, placement translator, syncer,
+status summarizer), each a thin layer of pure functions and writes on `edgemc.runtime`."""

@@ -1,0 +1,209 @@
+"""A kcp-mode embedded server and the set-up steps the component tests share.
+
+`EdgeEnv` gives admin clients for any workspace, kubeconfigs laid out like kcp's
+admin.kubeconfig with the current context on a chosen workspace (what `kubectl ws` leaves
+behind), and the seed's Stage 1 building blocks: workspaces, the edge API in the ESPW, and
+SyncTarget/Location pairs as `ensure-location.sh` makes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubectl_runner import Kubectl
+
+from edgemc.apis import kcp as kcpapi
+from edgemc.controllers import resources as r
+from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
+from edgemc.embedded.apiserver.server import ServerConfig
+from edgemc.runtime import AlreadyExists, Client, ClusterConfig, NotFound
+
+PROJECT = Path(__file__).resolve().parents[2]
+CONFIG = PROJECT / "config"
+ESPW = "root:espw"
+
+T = TypeVar("T")
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], within: float = 15.0, what: str = "condition"
+) -> T:
+    """Poll the async `probe` until it returns something truthy; fail after `within` s."""
+    last: T | None = None
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                last = await probe()
+                if last:
+                    return last
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(
+            f"timed out after {within}s waiting for {what}; last: {last!r}"
+        ) from None
+
+
+class EdgeEnv:
+    """One kcp-mode server (over HTTPS on a free port) with admin access to every workspace."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.server: KcpServer = build_kcp_server(ServerConfig(port=0))
+        self.admin: Client | None = None
+
+    async def start(self) -> None:
+        await self.server.start()
+        config = ClusterConfig.for_server(self.server.url, self.server.kcp_admin_token)
+        config.ssl = self.server.client_ssl()
+        self.admin = Client(config)
+
+    async def stop(self) -> None:
+        if self.admin is not None:
+            await self.admin.close()
+        await self.server.stop()
+
+    def ws(self, path: str) -> Client:
+        """kcp-admin's client for the workspace (path or logical-cluster name) `path`."""
+        assert self.admin is not None
+        return self.admin.cluster(path)
+
+    def kubeconfig(self, workspace: str = ESPW, name: str | None = None) -> Path:
+        """An admin.kubeconfig (contexts root, base, system:admin) whose current context is
+        `workspace`, as `kubectl ws <workspace>` would leave it; returns its path."""
+        config = copy.deepcopy(self.server.kubeconfig())
+        base = self.server.cluster_entry()
+        cluster = dict(base, server=f"{base['server']}/clusters/{workspace}")
+        config["clusters"].append({"name": "workspace.kcp.io/current", "cluster": cluster})
+        config["contexts"].append(
+            {
+                "name": "workspace.kcp.io/current",
+                "context": {"cluster": "workspace.kcp.io/current", "user": "kcp-admin"},
+            }
+        )
+        config["current-context"] = "workspace.kcp.io/current"
+        path = self.dir / (name or f"{workspace.replace(':', '_')}.kubeconfig")
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        os.chmod(path, 0o600)
+        return path
+
+    def kubectl(self, workspace: str = ESPW) -> Kubectl:
+        """The real kubectl with an admin.kubeconfig whose current workspace is `workspace`."""
+        return Kubectl(self.kubeconfig(workspace), self.dir / "kubectl-cache")
+
+    # -- workspaces ---------------------------------------------------------------------
+
+    async def create_workspace(self, path: str, type_name: str | None = None) -> dict[str, Any]:
+        """Create workspace `path` (e.g. "root:my-org:wmw-c"), parents included; wait Ready.
+
+        Returns the Workspace object (its `spec.cluster` is the logical cluster name).
+        """
+        parent, _, name = path.rpartition(":")
+        if parent != kcpapi.ROOT_CLUSTER:
+            try:
+                await self.ws(parent.rpartition(":")[0]).get(
+                    r.WORKSPACES, parent.rpartition(":")[2]
+                )
+            except NotFound:
+                await self.create_workspace(parent)
+        body: dict[str, Any] = {
+            "apiVersion": "tenancy.kcp.io/v1alpha1",
+            "kind": "Workspace",
+            "metadata": {"name": name},
+        }
+        if type_name:
+            body["spec"] = {"type": {"name": type_name, "path": "root"}}
+        try:
+            await self.ws(parent).create(r.WORKSPACES, body)
+        except AlreadyExists:
+            pass
+
+        async def ready() -> dict[str, Any] | None:
+            ws = await self.ws(parent).get(r.WORKSPACES, name)
+            return ws if (ws.get("status") or {}).get("phase") == "Ready" else None
+
+        return await wait_for(ready, what=f"workspace {path} Ready")
+
+    async def cluster_of(self, path: str) -> str:
+        """The logical cluster name of workspace `path`."""
+        parent, _, name = path.rpartition(":")
+        ws = await self.ws(parent).get(r.WORKSPACES, name)
+        return ws["spec"]["cluster"]
+
+    # -- the seed's Stage 1 building blocks ----------------------------------------------
+
+    async def apply_yaml_files(self, workspace: str, *paths: Path) -> None:
+        """Create every object of the YAML files (or directories of them) in `workspace`."""
+        client = self.ws(workspace)
+        files: list[Path] = []
+        for path in paths:
+            files += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            for obj in yaml.safe_load_all(file.read_text()):
+                if obj:
+                    await create_object(client, obj)
+
+    async def install_edge_api(self, espw: str = ESPW) -> None:
+        """The ESPW with `kubectl create -f config/crds` and `-f config/exports` done."""
+        await self.create_workspace(espw)
+        await self.apply_yaml_files(espw, CONFIG / "crds", CONFIG / "exports")
+
+    async def ensure_location(
+        self, imw: str, name: str, labels: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """What `ensure-location.sh NAME k=v...` makes in `imw`; returns the SyncTarget."""
+        client = self.ws(imw)
+        labels = dict(labels or {})
+        target = {
+            "apiVersion": "workload.kcp.io/v1alpha1",
+            "kind": "SyncTarget",
+            "metadata": {"name": name, "labels": {"id": name, **labels}},
+        }
+        location = {
+            "apiVersion": "scheduling.kcp.io/v1alpha1",
+            "kind": "Location",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "resource": {
+                    "group": "workload.kcp.io",
+                    "version": "v1alpha1",
+                    "resource": "synctargets",
+                },
+                "instanceSelector": {"matchLabels": {"id": name}},
+            },
+        }
+        created = await create_object(client, target)
+        await create_object(client, location)
+        await self.server.wait_idle()
+        try:
+            await client.delete(r.LOCATIONS, kcpapi.DEFAULT_LOCATION_NAME)
+        except NotFound:
+            pass
+        return created
+
+
+async def create_object(client: Client, obj: dict[str, Any]) -> dict[str, Any]:
+    """Create `obj` (any kind the workspace serves); an existing one is returned as is."""
+    gvr = await resource_for(client, obj["apiVersion"], obj["kind"])
+    namespace = obj.get("metadata", {}).get("namespace")
+    try:
+        return await client.create(gvr, obj, namespace=namespace)
+    except AlreadyExists:
+        return await client.get(gvr, obj["metadata"]["name"], namespace=namespace)
+
+
+async def resource_for(client: Client, api_version: str, kind: str) -> Any:
+    """The GroupVersionResource serving `kind` in `api_version`, from discovery."""
+    from edgemc.runtime import GroupVersionResource
+
+    doc = await client.server_resources(api_version)
+    for res in doc.get("resources", []):
+        if res.get("kind") == kind and "/" not in res["name"]:
+            group, _, version = api_version.rpartition("/")
+            return GroupVersionResource(group, version, res["name"])
+    raise LookupError(f"{kind} is not served in {api_version} at {client.base_url}")
