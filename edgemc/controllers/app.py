@@ -155,9 +155,7 @@ def main(app: App, argv: Sequence[str] | None = None) -> int:
     common, args = app.parse(argv)
     klog.configure(common.verbosity)
     try:
-        return asyncio.run(
-            _build_and_run(app, common, args, handle_signals=True, on_manager=None)
-        )
+        return asyncio.run(_build_and_run(app, common, args, handle_signals=True, on_manager=None))
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # a start-up failure: one clear line, not a traceback
