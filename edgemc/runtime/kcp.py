@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from edgemc.runtime.cache import CLUSTER_ANNOTATION, cluster_of
 from edgemc.runtime.client import Client, GroupVersionResource
-from edgemc.runtime.errors import NotFound
+from edgemc.runtime.errors import Forbidden, NotFound
 from edgemc.runtime.logging import get_logger
 
 __all__ = [
@@ -66,13 +66,26 @@ async def wait_for_apiexport_view(
 
     Ready means condition VirtualWorkspaceURLsReady is True and status.virtualWorkspaces is
     non-empty; returns the first URL. The export not existing yet is waited out like not
-    being ready. edge-mc polls every 15 s; the shorter default makes start-up snappier and
-    costs one GET per poll. Bound the wait with `asyncio.timeout` if needed.
+    being ready, and so is 403 Forbidden: kcp answers that for a workspace that does not
+    exist (yet), so a component may start before its workspace is made. edge-mc polls every
+    15 s; the shorter default makes start-up snappier and costs one GET per poll.
+    Bound the wait with `asyncio.timeout` if needed.
     """
+    forbidden_logged = False
     while True:
         try:
             export = await client.get(APIEXPORTS, export_name)
         except NotFound:
+            export = None
+        except Forbidden as err:
+            if not forbidden_logged:
+                log.warning(
+                    "Cannot read APIExport yet, will retry",
+                    exportName=export_name,
+                    url=client.base_url,
+                    reason=str(err),
+                )
+                forbidden_logged = True
             export = None
         if export is not None and _condition_true(export, "VirtualWorkspaceURLsReady"):
             workspaces = (export.get("status") or {}).get("virtualWorkspaces") or []

@@ -9,7 +9,6 @@ SyncTarget/Location pairs as `ensure-location.sh` makes them.
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +21,14 @@ from edgemc.apis import kcp as kcpapi
 from edgemc.controllers import resources as r
 from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
 from edgemc.embedded.apiserver.server import ServerConfig
+from edgemc.embedded.bootstrap import (
+    create_objects,
+    ensure_espw,
+    ensure_workspace,
+    load_yaml_objects,
+    resource_for,
+    workspace_kubeconfig,
+)
 from edgemc.runtime import AlreadyExists, Client, ClusterConfig, NotFound
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -76,17 +83,7 @@ class EdgeEnv:
     def kubeconfig(self, workspace: str = ESPW, name: str | None = None) -> Path:
         """An admin.kubeconfig (contexts root, base, system:admin) whose current context is
         `workspace`, as `kubectl ws <workspace>` would leave it; returns its path."""
-        config = copy.deepcopy(self.server.kubeconfig())
-        base = self.server.cluster_entry()
-        cluster = dict(base, server=f"{base['server']}/clusters/{workspace}")
-        config["clusters"].append({"name": "workspace.kcp.io/current", "cluster": cluster})
-        config["contexts"].append(
-            {
-                "name": "workspace.kcp.io/current",
-                "context": {"cluster": "workspace.kcp.io/current", "user": "kcp-admin"},
-            }
-        )
-        config["current-context"] = "workspace.kcp.io/current"
+        config = workspace_kubeconfig(self.server.kubeconfig(), workspace)
         path = self.dir / (name or f"{workspace.replace(':', '_')}.kubeconfig")
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         os.chmod(path, 0o600)
@@ -103,31 +100,8 @@ class EdgeEnv:
 
         Returns the Workspace object (its `spec.cluster` is the logical cluster name).
         """
-        parent, _, name = path.rpartition(":")
-        if parent != kcpapi.ROOT_CLUSTER:
-            try:
-                await self.ws(parent.rpartition(":")[0]).get(
-                    r.WORKSPACES, parent.rpartition(":")[2]
-                )
-            except NotFound:
-                await self.create_workspace(parent)
-        body: dict[str, Any] = {
-            "apiVersion": "tenancy.kcp.io/v1alpha1",
-            "kind": "Workspace",
-            "metadata": {"name": name},
-        }
-        if type_name:
-            body["spec"] = {"type": {"name": type_name, "path": "root"}}
-        try:
-            await self.ws(parent).create(r.WORKSPACES, body)
-        except AlreadyExists:
-            pass
-
-        async def ready() -> dict[str, Any] | None:
-            ws = await self.ws(parent).get(r.WORKSPACES, name)
-            return ws if (ws.get("status") or {}).get("phase") == "Ready" else None
-
-        return await wait_for(ready, what=f"workspace {path} Ready")
+        assert self.admin is not None
+        return await ensure_workspace(self.admin, path, type_name=type_name)
 
     async def cluster_of(self, path: str) -> str:
         """The logical cluster name of workspace `path`."""
@@ -139,19 +113,12 @@ class EdgeEnv:
 
     async def apply_yaml_files(self, workspace: str, *paths: Path) -> None:
         """Create every object of the YAML files (or directories of them) in `workspace`."""
-        client = self.ws(workspace)
-        files: list[Path] = []
-        for path in paths:
-            files += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-        for file in files:
-            for obj in yaml.safe_load_all(file.read_text()):
-                if obj:
-                    await create_object(client, obj)
+        await create_objects(self.ws(workspace), load_yaml_objects(*paths))
 
     async def install_edge_api(self, espw: str = ESPW) -> None:
         """The ESPW with `kubectl create -f config/crds` and `-f config/exports` done."""
-        await self.create_workspace(espw)
-        await self.apply_yaml_files(espw, CONFIG / "crds", CONFIG / "exports")
+        assert self.admin is not None
+        await ensure_espw(self.admin, espw, CONFIG)
 
     async def ensure_location(
         self, imw: str, name: str, labels: dict[str, str] | None = None
@@ -195,15 +162,3 @@ async def create_object(client: Client, obj: dict[str, Any]) -> dict[str, Any]:
         return await client.create(gvr, obj, namespace=namespace)
     except AlreadyExists:
         return await client.get(gvr, obj["metadata"]["name"], namespace=namespace)
-
-
-async def resource_for(client: Client, api_version: str, kind: str) -> Any:
-    """The GroupVersionResource serving `kind` in `api_version`, from discovery."""
-    from edgemc.runtime import GroupVersionResource
-
-    doc = await client.server_resources(api_version)
-    for res in doc.get("resources", []):
-        if res.get("kind") == kind and "/" not in res["name"]:
-            group, _, version = api_version.rpartition("/")
-            return GroupVersionResource(group, version, res["name"])
-    raise LookupError(f"{kind} is not served in {api_version} at {client.base_url}")
