@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test bench lint config
+.PHONY: up test bench lint config image lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,3 +35,18 @@ lint: $(VENV)/.installed-test
 
 config: $(VENV)/.installed
 	$(BIN)/python -m hack.gen_config
+
+IMAGE ?= ghcr.io/edgemc/edgemc:latest
+image:
+	@command -v docker >/dev/null || { echo "make image: docker is not installed here; build the Dockerfile where Docker runs"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image: the Docker daemon is not reachable here; build the Dockerfile where Docker runs"; exit 1; }
+	docker build -t $(IMAGE) .
+
+# Re-pin the image's runtime dependencies (requirements.lock) from a clean install.
+lock: | $(BIN)/python
+	rm -rf $(VENV)-lock && $(PY) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install --quiet .
+	{ echo "# Pinned runtime dependencies of the edgemc image (Dockerfile), from a clean install of"; \
+	  echo "# this project on Python 3.11; regenerate with: make lock"; \
+	  $(VENV)-lock/bin/pip freeze --exclude edgemc; } > requirements.lock
+	rm -rf $(VENV)-lock
