@@ -159,7 +159,7 @@ class WorkQueue(Generic[T]):
                 self._metrics.work_duration.observe(self._clock.now() - started)
         if item in self._dirty:
             self._push(item)
-        elif self._shutting_down:
+        if self._shutting_down:
             self._check_finished()
 
     # -- lifecycle ----------------------------------------------------------------------

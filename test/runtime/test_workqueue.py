@@ -236,3 +236,16 @@ async def test_metrics_recorded_for_named_queue() -> None:
     assert REGISTRY.get_sample_value("workqueue_retries_total", labels) == 1
     assert REGISTRY.get_sample_value("workqueue_queue_duration_seconds_sum", labels) == 0.5
     assert REGISTRY.get_sample_value("workqueue_work_duration_seconds_sum", labels) == 0.25
+
+
+async def test_shutdown_without_drain_finishes_when_an_in_flight_item_was_re_added() -> None:
+    q, _ = make_queue()
+    q.add("a")
+    assert await q.get() == "a"
+    q.add("a")  # re-added while being processed: queued again by done()
+    stopping = asyncio.create_task(q.shutdown(drain=False))
+    await asyncio.sleep(0)
+    assert not stopping.done()
+    q.done("a")
+    async with asyncio.timeout(1):
+        await stopping
