@@ -8,14 +8,13 @@ SyncTarget/Location pairs as `ensure-location.sh` makes them.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from kubectl_runner import Kubectl
+from polling import wait_for as wait_for  # re-exported for the component tests
 
 from edgemc.apis import kcp as kcpapi
 from edgemc.controllers import resources as r
@@ -34,26 +33,6 @@ from edgemc.runtime import AlreadyExists, Client, ClusterConfig, NotFound
 PROJECT = Path(__file__).resolve().parents[2]
 CONFIG = PROJECT / "config"
 ESPW = "root:espw"
-
-T = TypeVar("T")
-
-
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], within: float = 15.0, what: str = "condition"
-) -> T:
-    """Poll the async `probe` until it returns something truthy; fail after `within` s."""
-    last: T | None = None
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                last = await probe()
-                if last:
-                    return last
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(
-            f"timed out after {within}s waiting for {what}; last: {last!r}"
-        ) from None
 
 
 class EdgeEnv:

@@ -106,6 +106,7 @@ class Store:
         self._watchers: dict[ResKey, set[Watcher]] = {}
         self._listeners: list[Callable[[Event], None]] = []
         self._db: sqlite3.Connection | None = None
+        self._closed = False
         self._writes_since_prune = 0
         if path is not None:
             self._open(path)
@@ -160,6 +161,8 @@ class Store:
     def _persist(self, event: Event) -> None:
         db = self._db
         if db is None:
+            if self._closed:  # a request still in flight after stop(): refuse, do not lose it
+                raise RuntimeError("the store is closed")
             return
         key = _reskey_str(event.reskey)
         data = orjson.dumps(event.obj)
@@ -199,6 +202,7 @@ class Store:
             db.execute("DELETE FROM events WHERE rev <= ?", (self._floor,))
 
     def close(self) -> None:
+        self._closed = True
         for watchers in self._watchers.values():
             for watcher in list(watchers):
                 watcher.close()
