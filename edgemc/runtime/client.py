@@ -133,6 +133,7 @@ class ClusterConfig:
         )
         headers: dict[str, str] = {}
         token = cfg.api_key.get("BearerToken") or cfg.api_key.get("authorization")
+        token = (token or "").strip()  # a tokenFile's trailing newline is not part of it
         if token:
             headers["Authorization"] = token if " " in token else f"Bearer {token}"
         ctx: ssl.SSLContext | bool | None = None
