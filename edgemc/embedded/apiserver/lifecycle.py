@@ -26,6 +26,9 @@ from edgemc.embedded.apiserver.storage import ADDED, DELETED, Event, ResKey, Sto
 SYSTEM_USER = User("system:kube-controller-manager", ("system:masters",))
 SERVICEACCOUNTS: ResKey = ("", "serviceaccounts", "")
 SECRETS: ResKey = ("", "secrets", "")
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
+SECRETS: ResKey = ("", "secrets", "")
 CONFIGMAPS: ResKey = ("", "configmaps", "")
 
 # Mints a ServiceAccount token: (cluster, namespace, name, uid) -> JWT.
@@ -109,6 +112,8 @@ class Lifecycle:
             self.reactor.enqueue(("crd", event.cluster, event.name))
         elif event.reskey == SERVICEACCOUNTS and self.mint_token is not None:
             self.reactor.enqueue(("serviceaccount", event.cluster, event.namespace, event.name))
+        elif event.reskey == SECRETS and self.mint_token is not None and _wants_token(event.obj):
+            self.reactor.enqueue(("token-secret", event.cluster, event.namespace, event.name))
         if meta.get("deletionTimestamp") and set(meta.get("finalizers") or ()) & {
             "foregroundDeletion",
             "orphan",
@@ -140,6 +145,8 @@ class Lifecycle:
             self._check_dependent(*item[1:])
         elif kind == "serviceaccount":
             self._ensure_token(item[1], item[2], item[3])
+        elif kind == "token-secret":
+            self._fill_token_secret(item[1], item[2], item[3])
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -277,6 +284,29 @@ class Lifecycle:
                 (SERVICEACCOUNTS, cluster, ns, name), {**sa, "secrets": [{"name": secret_name}]}
             )
 
+    def _fill_token_secret(self, cluster: str, ns: str, name: str) -> None:
+        """Fill a token Secret a user asked for (type service-account-token, annotated with
+        the ServiceAccount's name), as the token controller does; the token dies with it."""
+        assert self.mint_token is not None
+        secret = self.store.get(SECRETS, cluster, ns, name)
+        if secret is None or not _wants_token(secret):
+            return
+        sa_name = secret["metadata"]["annotations"][SA_NAME_ANNOTATION]
+        sa = self.store.get(SERVICEACCOUNTS, cluster, ns, sa_name)
+        if sa is None or sa["metadata"].get("deletionTimestamp"):
+            return
+        uid = sa["metadata"]["uid"]
+        token = self.mint_token(cluster, ns, sa_name, uid)
+        meta = dict(secret["metadata"])
+        meta["annotations"] = {**meta["annotations"], "kubernetes.io/service-account.uid": uid}
+        data = {
+            **(secret.get("data") or {}),
+            "token": base64.b64encode(token.encode()).decode(),
+            "ca.crt": base64.b64encode(self.ca_pem.encode()).decode(),
+            "namespace": base64.b64encode(ns.encode()).decode(),
+        }
+        self._update((SECRETS, cluster, ns, name), {**secret, "metadata": meta, "data": data})
+
     # -- CRDs ----------------------------------------------------------------------------
 
     def _sync_crd(self, cluster: str, name: str) -> None:
@@ -346,3 +376,12 @@ class Lifecycle:
         self._update(
             (reskey, cluster, ns, name), {**owner, "metadata": {**meta, "finalizers": finalizers}}
         )
+
+
+def _wants_token(secret: dict[str, Any]) -> bool:
+    annotations = secret.get("metadata", {}).get("annotations") or {}
+    return (
+        secret.get("type") == TOKEN_SECRET_TYPE
+        and bool(annotations.get(SA_NAME_ANNOTATION))
+        and not (secret.get("data") or {}).get("token")
+    )
