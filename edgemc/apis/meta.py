@@ -104,6 +104,10 @@ class LabelSelector(KubeModel):
     match_labels: dict[str, str] | None = None
     match_expressions: list[LabelSelectorRequirement] | None = None
 
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether `labels` satisfy this selector ({} matches all); SelectorError if invalid."""
+        return selector_from_label_selector(self).matches(labels)
+
 
 class Condition(KubeModel):
     """metav1.Condition. Timestamps are RFC 3339 strings (see `format_timestamp`)."""

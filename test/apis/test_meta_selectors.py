@@ -403,3 +403,27 @@ def test_requirement_validates_on_construction() -> None:
         Requirement("a", "~=", ("b",))
     with pytest.raises(SelectorError, match="exactly one value is required"):
         Requirement("a", Operator.GREATER_THAN, ())
+
+
+def test_label_selector_model_matches() -> None:
+    from edgemc.apis.edge import NonNamespacedObjectReferenceSet
+    from edgemc.apis.meta import LabelSelector
+
+    selector = LabelSelector.model_validate(
+        {
+            "matchLabels": {"env": "prod"},
+            "matchExpressions": [{"key": "tier", "operator": "Exists"}],
+        }
+    )
+    assert selector.matches({"env": "prod", "tier": "web"})
+    assert not selector.matches({"env": "prod"})
+    assert LabelSelector().matches({"anything": "x"})
+    refs = NonNamespacedObjectReferenceSet.model_validate(
+        {
+            "apiGroup": "",
+            "resources": ["namespaces"],
+            "labelSelectors": [{"matchLabels": {"a": "b"}}],
+        }
+    )
+    assert refs.matches("", "namespaces", "n1", {"a": "b"})
+    assert not refs.matches("", "namespaces", "n1", {"a": "c"})
