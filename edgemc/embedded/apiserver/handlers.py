@@ -692,6 +692,8 @@ class ResourceHandler:
                     continue
                 last_rev = event.rev
                 await self._send_event(response, rt, event, fmt, query)
+        except ConnectionResetError:  # the client went away: the watch simply ends
+            return response
         finally:
             self.store.unsubscribe(watcher)
         with contextlib.suppress(ConnectionResetError):
