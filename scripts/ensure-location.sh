@@ -4,7 +4,8 @@
 # Run with the inventory management workspace current (kubectl ws root:imw-1). Makes sure a
 # SyncTarget and a Location named NAME exist there, the SyncTarget labelled id=NAME and the
 # Location selecting it by that label, and that both carry every LABEL=VALUE given. Deletes
-# the Location named `default` (kcp makes it; edge-mc does not use it). Idempotent.
+# the Location named `default` (kcp makes it; edge-mc does not use it), waiting up to
+# $ENSURE_LOCATION_WAIT seconds (default 10) for kcp to have made it. Idempotent.
 # Exit status: 0 done; 1 bad usage; 3 creating an object failed; 4 a bad label argument, or
 # a label that already has another value.
 
@@ -54,9 +55,19 @@ spec:
     matchLabels: {id: "$name"}
 YAML
 fi
-if kubectl get locations.scheduling.kcp.io default >/dev/null 2>&1; then
-    kubectl delete locations.scheduling.kcp.io default
-fi
+# kcp makes Location `default` shortly after the first SyncTarget of a workspace, then marks
+# the workspace's APIExport `kubernetes` with skip-default-object-creation=true. Wait (a
+# bounded time) for that mark so that `default` is gone when this script ends, not just
+# absent for now.
+defaults_done() {
+    [[ "$(kubectl get apiexports.apis.kcp.io kubernetes --ignore-not-found -o \
+        "jsonpath={.metadata.annotations['workload\.kcp\.io/skip-default-object-creation']}")" == true ]]
+}
+deadline=$((SECONDS + ${ENSURE_LOCATION_WAIT:-10}))
+until defaults_done || (( SECONDS >= deadline )); do
+    sleep 0.2
+done
+kubectl delete --ignore-not-found locations.scheduling.kcp.io default
 
 for label in "$@"; do
     key="${label%%=*}"

@@ -17,6 +17,7 @@ Keys are mailbox names; the decision for one name is the pure function `decide`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import enum
 import re
 from typing import Any
@@ -27,12 +28,14 @@ from edgemc.controllers import app
 from edgemc.controllers import resources as r
 from edgemc.runtime import (
     AlreadyExists,
+    ApiError,
     Client,
     Controller,
     Key,
     Manager,
     NotFound,
     Result,
+    ServerError,
     get_logger,
 )
 from edgemc.runtime.cache import Obj, cluster_of
@@ -45,6 +48,9 @@ BY_MAILBOX = "mailbox"
 BY_NAME = "name"
 # How long to wait before looking again at a mailbox that is being deleted or not yet ready.
 RECHECK_SECONDS = 1.0
+# Pause between start-up attempts while the server cannot be reached (each attempt already
+# retries its request for a few seconds inside the client).
+UNREACHABLE_RETRY_SECONDS = 2.0
 
 log = get_logger("edgemc.controllers.mailbox", controller=CONTROLLER_NAME)
 
@@ -69,6 +75,7 @@ def mailbox_name_of(target: Obj) -> str:
 
 
 def valid_workspace_name(name: str) -> bool:
+    """Whether `name` can name a Workspace (a DNS label)."""
     return len(name) <= 63 and _DNS_LABEL.match(name) is not None
 
 
@@ -100,6 +107,7 @@ def decide(name: str, target: Obj | None, workspace: Obj | None) -> Action:
 
 
 def desired_workspace(name: str, target: Obj) -> Obj:
+    """The mailbox Workspace of `target` as the controller creates it."""
     return {
         "apiVersion": "tenancy.kcp.io/v1alpha1",
         "kind": "Workspace",
@@ -112,6 +120,7 @@ def desired_workspace(name: str, target: Obj) -> Obj:
 
 
 def desired_binding(espw_path: str) -> Obj:
+    """APIBinding `bind-edge` to the ESPW's `edge.kcp.io` export."""
     return {
         "apiVersion": "apis.kcp.io/v1alpha1",
         "kind": "APIBinding",
@@ -266,14 +275,33 @@ class MailboxController:
         )
 
 
+async def wait_for_workload_view(inventory: Client) -> str:
+    """The `workload.kcp.io` view URL; a server not reachable (yet) is waited out, logged."""
+    while True:
+        try:
+            return await wait_for_apiexport_view(inventory, WORKLOAD_EXPORT)
+        except ApiError as err:
+            # code 0: no HTTP answer at all (refused, reset, timed out); 5xx: server trouble.
+            # Anything else (bad credentials, ...) will not heal by waiting.
+            if err.code != 0 and not isinstance(err, ServerError):
+                raise
+            log.warning(
+                "Cannot reach the server, will retry",
+                url=inventory.base_url,
+                retryInSeconds=UNREACHABLE_RETRY_SECONDS,
+                reason=str(err),
+            )
+        await asyncio.sleep(UNREACHABLE_RETRY_SECONDS)
+
+
 async def build(mgr: Manager, args: argparse.Namespace, clients: app.Clients) -> None:
     """Find the `workload.kcp.io` view, then register the informers and the controller."""
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be at least 1")
     espw = await clients.get("main")
     inventory = await clients.get("inventory")
     mbws = await clients.get("mbws")
-    view = await wait_for_apiexport_view(inventory, WORKLOAD_EXPORT)
-    if args.concurrency < 1:
-        raise ValueError("--concurrency must be at least 1")
+    view = await wait_for_workload_view(inventory)
     MailboxController(
         mgr,
         espw=espw,

@@ -9,7 +9,11 @@ Secret `<syncer id>` holding a kubeconfig for the mailbox, and a Deployment runn
 `python -m edgemc.cmd syncer` from the edgemc image with that Secret mounted at `/kcp/`.
 
 The syncer id is `kcp-edge-syncer-<name>-<8 base-36 digits of sha224(SyncTarget uid)>`; the
-uid is read off the mailbox workspace's name (`<cluster>-mb-<uid>`).
+uid is read off the mailbox workspace's name (`<cluster>-mb-<uid>`), so re-running gives the
+same id (the original invented a random uid each run). The syncer's kubeconfig names the
+mailbox by its logical cluster (`<server>/clusters/<cluster>`), which stays valid whatever
+path the mailbox is reached by. Re-running updates the mailbox ClusterRole and binding when
+they differ from what this version wants, and leaves them alone otherwise.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import yaml
 from edgemc.apis import edge
 from edgemc.controllers import resources as r
 from edgemc.runtime import AlreadyExists, ApiError, Client, GroupVersionResource
+from edgemc.runtime.cache import cluster_of
 from edgemc.runtime.kcp import split_cluster_url
 from edgemc.runtime.options import default_kubeconfig
 
 EDGEMC_IMAGE = "ghcr.io/edgemc/edgemc:latest"
 SYNCER_NAMESPACE_IN_MAILBOX = "default"
+# The server's token controller fills a token Secret in well under a second; 30 s covers a
+# loaded server without leaving the user waiting forever on one that never does it.
 TOKEN_WAIT_SECONDS = 30.0
-SERVICE_ACCOUNTS = GroupVersionResource("", "v1", "serviceaccounts")
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -57,13 +63,19 @@ def syncer_id(sync_target_name: str, sync_target_uid: str) -> str:
 
 
 def mailbox_rules() -> list[dict[str, Any]]:
-    """What the syncer does in its mailbox: read everything it syncs, write copies and status."""
+    """What the syncer does in its mailbox: read everything it syncs, write copies and status.
+
+    `*` resources include the subresources (status). The non-resource `access` on `/` is what
+    kcp asks of a user entering a workspace; a ServiceAccount of the mailbox itself does not
+    need it there, but it keeps the role usable when bound to another identity.
+    """
     return [
         {
             "apiGroups": ["*"],
             "resources": ["*"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-        }
+        },
+        {"nonResourceURLs": ["/"], "verbs": ["access"]},
     ]
 
 
@@ -177,39 +189,59 @@ def edge_manifest(
 
 def _current_cluster_entry(path: str, context: str | None) -> dict[str, Any]:
     """The kubeconfig's cluster entry of `context` (default: the current context)."""
-    merged: dict[str, list[dict[str, Any]]] = {"clusters": [], "contexts": []}
+    # (entry, directory of the file it came from): relative file names in a kubeconfig are
+    # relative to that file.
+    clusters: list[tuple[dict[str, Any], Path]] = []
+    contexts: list[dict[str, Any]] = []
     current = None
     for file in path.split(":"):
         try:
             doc = yaml.safe_load(Path(file).read_text()) or {}
         except (OSError, yaml.YAMLError) as err:
             raise GenError(f"cannot read kubeconfig {file}: {err}") from None
-        merged["clusters"] += doc.get("clusters") or []
-        merged["contexts"] += doc.get("contexts") or []
+        if not isinstance(doc, dict):
+            raise GenError(f"kubeconfig {file} is not a kubeconfig")
+        clusters += [(c, Path(file).parent) for c in doc.get("clusters") or []]
+        contexts += doc.get("contexts") or []
         current = current or doc.get("current-context")
     wanted = context or current
-    ctx = next((c["context"] for c in merged["contexts"] if c.get("name") == wanted), None)
+    ctx = next((c.get("context") or {} for c in contexts if c.get("name") == wanted), None)
     if ctx is None:
         raise GenError(f"kubeconfig {path} has no context {wanted!r}")
-    entry = next(
-        (c["cluster"] for c in merged["clusters"] if c.get("name") == ctx["cluster"]), None
+    found = next(
+        ((c.get("cluster") or {}, d) for c, d in clusters if c.get("name") == ctx.get("cluster")),
+        None,
     )
-    if entry is None:
-        raise GenError(f"kubeconfig {path} has no cluster {ctx['cluster']!r}")
-    entry = dict(entry)
+    if found is None:
+        raise GenError(f"kubeconfig {path} has no cluster {ctx.get('cluster')!r}")
+    entry, directory = dict(found[0]), found[1]
     ca_file = entry.pop("certificate-authority", None)
     if ca_file and "certificate-authority-data" not in entry:
-        entry["certificate-authority-data"] = base64.b64encode(Path(ca_file).read_bytes()).decode()
+        try:
+            ca = (directory / ca_file).read_bytes()
+        except OSError as err:
+            raise GenError(f"cannot read the CA file of kubeconfig {path}: {err}") from None
+        entry["certificate-authority-data"] = base64.b64encode(ca).decode()
     return entry
 
 
-async def _ensure(client: Client, gvr: GroupVersionResource, obj: dict[str, Any]) -> bool:
-    """Create `obj` unless it exists; True if created."""
+async def _ensure(
+    client: Client,
+    gvr: GroupVersionResource,
+    obj: dict[str, Any],
+    compared: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Create `obj`; if it exists, update it when a `compared` field differs. Returns it."""
     try:
-        await client.create(gvr, obj)
+        return await client.create(gvr, obj)
     except AlreadyExists:
-        return False
-    return True
+        pass
+    meta = obj["metadata"]
+    existing = await client.get(gvr, meta["name"], meta.get("namespace"))
+    if all(existing.get(field) == obj.get(field) for field in compared):
+        return existing
+    updated = {**existing, **{field: obj[field] for field in compared}}
+    return await client.update(gvr, updated)
 
 
 async def _token(client: Client, name: str) -> str:
@@ -223,7 +255,9 @@ async def _token(client: Client, name: str) -> str:
 
 
 async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
+    """Make the syncer identity in the mailbox; return the syncer id and the edge objects."""
     kubeconfig = args.kubeconfig or default_kubeconfig()
+    cluster = await asyncio.to_thread(_current_cluster_entry, kubeconfig, args.context)
     async with await Client.from_kubeconfig(kubeconfig, args.context) as client:
         base, mailbox_path = split_cluster_url(client.base_url)
         mailbox_name = (mailbox_path or "").rsplit(":", 1)[-1]
@@ -236,9 +270,9 @@ async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]
         ident = syncer_id(args.sync_target, uid)
         ns = SYNCER_NAMESPACE_IN_MAILBOX
         print(f'Creating service account "{ident}"')
-        await _ensure(
+        account = await _ensure(
             client,
-            SERVICE_ACCOUNTS,
+            r.SERVICE_ACCOUNTS,
             {
                 "apiVersion": "v1",
                 "kind": "ServiceAccount",
@@ -259,6 +293,7 @@ async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]
                 "metadata": {"name": ident},
                 "rules": mailbox_rules(),
             },
+            ("rules",),
         )
         print(
             f'Creating or updating cluster role binding "{ident}" to bind service account '
@@ -278,6 +313,7 @@ async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]
                 },
                 "subjects": [{"kind": "ServiceAccount", "name": ident, "namespace": ns}],
             },
+            ("subjects",),
         )
         await _ensure(
             client,
@@ -299,8 +335,7 @@ async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]
             raise GenError(
                 f"the server did not fill in the token of Secret {ident}-token in time"
             ) from None
-        cluster = _current_cluster_entry(kubeconfig, args.context)
-        cluster["server"] = f"{base}/clusters/{mailbox_path}"
+        cluster["server"] = f"{base}/clusters/{cluster_of(account) or mailbox_path}"
         mailbox_kubeconfig = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -353,10 +388,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ident, objects = asyncio.run(generate(args))
         write_manifest(Path(args.output or f"{args.sync_target}-syncer.yaml"), ident, objects)
-    except (GenError, ApiError, OSError) as err:
-        print(f"error: syncer-gen: {err}", file=sys.stderr)
+    except ApiError as err:
+        # code 0: no HTTP answer; its cause says why (refused, TLS, DNS) more plainly.
+        _fail(f"cannot reach the server: {err.__cause__}" if err.code == 0 else str(err))
+        return 1
+    except (GenError, OSError) as err:
+        _fail(str(err))
         return 1
     except Exception as err:  # e.g. a kubeconfig the loader rejects: one line, no traceback
-        print(f"error: syncer-gen: {type(err).__name__}: {err}", file=sys.stderr)
+        _fail(f"{type(err).__name__}: {err}")
         return 1
     return 0
+
+
+def _fail(message: str) -> None:
+    one_line = " ".join(message.split())  # YAML and HTTP errors can span several lines
+    print(f"error: syncer-gen: {one_line}", file=sys.stderr)

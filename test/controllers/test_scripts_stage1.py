@@ -61,7 +61,12 @@ async def test_stage1_with_scripts_and_kubectl(env: EdgeEnv, tmp_path: Path) -> 
     await sh.run("kubectl", "ws", "create", "imw-1", "--enter")
     out = await sh.run(str(SCRIPTS / "ensure-location.sh"), "florin", "env=prod")
     assert "synctarget.workload.kcp.io/florin created" in out.stdout
-    await sh.run(str(SCRIPTS / "ensure-location.sh"), "guilder", "env=prod", "extended=si")
+    # kcp's Location `default` comes after the first SyncTarget; the script waits it out.
+    only_florin = await sh.run("kubectl", "get", "locations", "-o", "name")
+    assert only_florin.stdout.split() == ["location.scheduling.kcp.io/florin"]
+    await sh.run(str(SCRIPTS / "ensure-location.sh"), "guilder", "env=prod")
+    more = await sh.run(str(SCRIPTS / "ensure-location.sh"), "guilder", "env=prod", "extended=si")
+    assert "synctarget.workload.kcp.io/guilder labeled" in more.stdout
     again = await sh.run(str(SCRIPTS / "ensure-location.sh"), "guilder", "env=prod")
     assert "created" not in again.stdout  # idempotent
     locations = await sh.run("kubectl", "get", "locations", "-o", "name")
@@ -130,7 +135,12 @@ async def test_stage1_with_scripts_and_kubectl(env: EdgeEnv, tmp_path: Path) -> 
             ]["kubeconfig"]
         )
         server = mailbox_cfg["clusters"][0]["cluster"]["server"]
-        assert server.startswith(env.server.url) and edge.MAILBOX_NAME_SEPARATOR in server
+        (guilder_mailbox,) = [
+            ws
+            for ws in (await env.ws(ESPW).list(r.WORKSPACES))["items"]
+            if ws["metadata"]["annotations"][edge.ANNOTATION_SYNC_TARGET_NAME] == "guilder"
+        ]
+        assert server == f"{env.server.url}/clusters/{guilder_mailbox['spec']['cluster']}"
         edge_cluster = ApiServer(ServerConfig(port=0))
         await edge_cluster.start()
         try:
@@ -152,8 +162,7 @@ async def test_stage1_with_scripts_and_kubectl(env: EdgeEnv, tmp_path: Path) -> 
         config = ClusterConfig.for_server(env.server.url, token)
         config.ssl = env.server.client_ssl()
         async with Client(config) as syncer:
-            mailbox_path = server.split("/clusters/")[1]
-            await syncer.cluster(mailbox_path).list(r.NAMESPACES)
+            await syncer.cluster(guilder_mailbox["spec"]["cluster"]).list(r.NAMESPACES)
             with pytest.raises(Forbidden):
                 await syncer.cluster("root:imw-1").list(r.SYNC_TARGETS)
 
@@ -192,3 +201,20 @@ async def test_script_argument_checks(env: EdgeEnv, tmp_path: Path) -> None:
     missing = await sh.run(prep, "nowhere", check=False)
     assert missing.returncode == 5
     assert "no mailbox workspace" in missing.stderr
+    # Two workspaces claim the same SyncTarget name (two IMWs using one name): exit 6.
+    for name in ("c1-mb-u1", "c2-mb-u2"):
+        await env.ws(ESPW).create(
+            r.WORKSPACES,
+            {
+                "apiVersion": "tenancy.kcp.io/v1alpha1",
+                "kind": "Workspace",
+                "metadata": {
+                    "name": name,
+                    "annotations": {edge.ANNOTATION_SYNC_TARGET_NAME: "twice"},
+                },
+                "spec": {},
+            },
+        )
+    several = await sh.run(prep, "twice", check=False)
+    assert several.returncode == 6
+    assert "found 2 mailbox workspaces" in several.stderr
