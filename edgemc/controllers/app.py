@@ -143,8 +143,12 @@ async def run(
     handle_signals: bool = True,
     on_manager: Callable[[Manager], None] | None = None,
 ) -> int:
-    """Parse `argv`, build the component and run it until stopped; returns the exit code."""
+    """Parse `argv`, build the component and run it until stopped; returns the exit code.
+
+    `-v` sets the process-wide klog verbosity (where the lines go is the caller's choice).
+    """
     common, args = app.parse(argv)
+    klog.set_verbosity(common.verbosity)
     return await _build_and_run(
         app, common, args, handle_signals=handle_signals, on_manager=on_manager
     )
