@@ -37,7 +37,9 @@ from edgemc.embedded.apiserver.handlers import (
     status_response,
 )
 from edgemc.embedded.apiserver.lifecycle import SYSTEM_USER, Lifecycle, TokenMinter
+from edgemc.embedded.apiserver.limits import LimitsConfig, RequestLimiter
 from edgemc.embedded.apiserver.objects import NAMESPACES, ObjectService, Scope, User
+from edgemc.embedded.apiserver.rbac import RbacAuthorizer
 from edgemc.embedded.apiserver.registry import Registry
 from edgemc.embedded.apiserver.resources import ResourceType
 from edgemc.embedded.apiserver.storage import DEFAULT_HISTORY, Store
@@ -53,6 +55,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 ScopeResolver = Callable[[web.Request, list[str], User], tuple[Scope, list[str]]]
 Authenticator = Callable[[str], User | None]
 Authorizer = Callable[[Scope, str, ResourceType, str, str, str], None]
+# Authorizes a non-resource request: (scope, lower-case HTTP method, path below the scope).
+PathAuthorizer = Callable[[Scope, str, str], None]
 
 
 @dataclass
@@ -73,6 +77,10 @@ class ServerConfig:
         "kube-node-lease",
     )
     builtin_types: tuple[ResourceType, ...] = field(default=BUILTIN_TYPES)
+    # Kubernetes RBAC per logical cluster (rbac.py); off: every authenticated user may act.
+    rbac: bool = False
+    # Body size, concurrent watches and request rate per identity (limits.py).
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 def _load_or_create_token(data_dir: Path | None, name: str) -> str:
@@ -105,6 +113,11 @@ class ApiServer:
         self.admin_token = _load_or_create_token(data_dir, "admin")
         self.authenticators: list[Authenticator] = [self._admin_authenticator]
         self.authorizer: Authorizer | None = None
+        self.path_authorizer: PathAuthorizer | None = None
+        if self.config.rbac:
+            rbac = RbacAuthorizer(self.store, workspace_access=self.config.kcp)
+            self.authorizer, self.path_authorizer = rbac.authorize, rbac.authorize_path
+        self.limiter = RequestLimiter(self.config.limits)
         self.handler = ResourceHandler(self.store, self.service, self._authorize)
         self.resolve_scope: ScopeResolver = self._plain_scope
         self.mint_token: TokenMinter | None = None
@@ -284,8 +297,11 @@ class ApiServer:
             else:
                 raise errors.unauthorized()
         parts = [p for p in path.split("/") if p]
-        scope, parts = self.resolve_scope(request, parts, user)
-        return await self.route(request, scope, parts)
+        with self.limiter.admit(request, user):
+            scope, parts = self.resolve_scope(request, parts, user)
+            if self.path_authorizer is not None and not _is_resource_path(parts):
+                self.path_authorizer(scope, request.method.lower(), "/" + "/".join(parts))
+            return await self.route(request, scope, parts)
 
     async def route(
         self, request: web.Request, scope: Scope, parts: list[str]
@@ -327,6 +343,11 @@ class ApiServer:
         if path is None:
             raise errors.resource_not_found()
         return await self.handler.handle(request, scope, path)
+
+
+def _is_resource_path(parts: list[str]) -> bool:
+    """Whether a path below a scope names a resource (else discovery, OpenAPI, /version...)."""
+    return (parts[:1] == ["api"] and len(parts) > 2) or (parts[:1] == ["apis"] and len(parts) > 3)
 
 
 @contextlib.asynccontextmanager
