@@ -98,6 +98,28 @@ async def test_5_service_account_token_rewrites_bare_paths(admin: Http, kcp):
 
     sa_token = await wait_until(token)
     await admin.ok("POST", f"/clusters/root:org{CM}", configmap("mine"))
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+    await admin.ok(
+        "POST",
+        f"/clusters/root:org{rbac}/roles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "read-cm"},
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        },
+    )
+    await admin.ok(
+        "POST",
+        f"/clusters/root:org{rbac}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "read-cm"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-cm"},
+            "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}],
+        },
+    )
     sa = admin.as_token(sa_token)
     listed = await sa.ok("GET", CM)
     assert "mine" in [i["metadata"]["name"] for i in listed["items"]]

@@ -126,7 +126,8 @@ async def wait_retried(mgr: Manager, key: Key, times: int = 2) -> None:
     async def failed() -> bool:
         return queue.num_requeues(key) >= times
 
-    await wait_for(failed, 20, f"{key} to fail {times} times")
+    # Each failure includes the client's own connection retries, so allow for a slow machine.
+    await wait_for(failed, 60, f"{key} to fail {times} times")
 
 
 async def test_edge_server_restart(rig: Rig) -> None:

@@ -52,6 +52,23 @@ def manifest(mailbox_kubeconfig: str) -> list[dict]:
             "metadata": {"name": SYNCER_NS, "namespace": SYNCER_NS},
         },
         {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": SYNCER_NS},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": SYNCER_NS},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": SYNCER_NS,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": SYNCER_NS, "namespace": SYNCER_NS}],
+        },
+        {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": SYNCER_NS, "namespace": SYNCER_NS},
@@ -198,6 +215,8 @@ async def test_syncer_deployment_in_a_simulated_cluster(env: EdgeEnv, tmp_path: 
                 "Namespace": r.NAMESPACES,
                 "ServiceAccount": r.SERVICE_ACCOUNTS,
                 "Secret": r.SECRETS,
+                "ClusterRole": r.CLUSTER_ROLES,
+                "ClusterRoleBinding": r.CLUSTER_ROLE_BINDINGS,
                 "Deployment": r.DEPLOYMENTS,
             }[obj["kind"]]
             await edge.create(gvr, obj)

@@ -77,8 +77,9 @@ class ServerConfig:
         "kube-node-lease",
     )
     builtin_types: tuple[ResourceType, ...] = field(default=BUILTIN_TYPES)
-    # Kubernetes RBAC per logical cluster (rbac.py); off: every authenticated user may act.
-    rbac: bool = False
+    # Kubernetes RBAC per logical cluster (rbac.py); off: every authenticated user may act
+    # (admins - system:masters, kcp-admin - are never checked).
+    rbac: bool = True
     # Body size, concurrent watches and request rate per identity (limits.py).
     limits: LimitsConfig = field(default_factory=LimitsConfig)
 
