@@ -15,7 +15,9 @@ Conventions shared by every model here:
 
 Beyond the 2023q1 original: EdgePlacement has a status that the controllers write
 (`matchingLocationCount`, `specGeneration`, `conditions`), a status subresource, and printer
-columns, so `kubectl get edgeplacements` shows how many Locations match and whether it is ready.
+columns, so `kubectl get edgeplacements` shows how many Locations match and whether it is ready;
+and the status summarizer's kind, StatusSummary (the original only designed it, spec 8), with
+the per-placement switch `spec.aggregateStatusIntoSource`.
 """
 
 from __future__ import annotations
@@ -303,6 +305,17 @@ class EdgePlacementSpec(EdgeModel):
         default=None,
         description="Objects created at the edge to copy up; an object matching any entry is.",
     )
+    aggregate_status_into_source: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the status summarizer also writes the summed edge counts (replicas, "
+            "readyReplicas, availableReplicas, updatedReplicas) into the status of each selected "
+            "Deployment, ReplicaSet or StatefulSet in this workspace, so `kubectl get` there shows "
+            "the workload's state across all its destinations. Absent or true: yes; false: the "
+            "source objects' status is left alone (StatusSummary objects are kept either way). "
+            "An object selected by several EdgePlacements is aggregated unless one says false."
+        ),
+    )
 
 
 class EdgePlacementStatus(EdgeModel):
@@ -409,6 +422,154 @@ class SinglePlacementSlice(EdgeObject):
     destinations: list[Destination] = Field(
         description="The Locations (with their SyncTargets) matched by the EdgePlacement."
     )
+
+
+# --- StatusSummary (beyond the original: the status summarizer's output) ---------------------
+
+LABEL_SUBJECT_RESOURCE = "edge.kcp.io/subject-resource"
+"""On a StatusSummary: `<resource>.<group>` of its subject (`<resource>` for the core group)."""
+LABEL_SUBJECT_NAMESPACE = "edge.kcp.io/subject-namespace"
+"""On a StatusSummary: its subject's namespace."""
+LABEL_SUBJECT_NAME = "edge.kcp.io/subject-name"
+"""On a StatusSummary: its subject's name (a digest form when the name is no label value)."""
+LABEL_EDGE_PLACEMENT = "edge.kcp.io/edge-placement"
+"""On a StatusSummary: the (first, by name) EdgePlacement that places its subject."""
+MAX_BROKEN_DESTINATIONS = 20
+"""At most this many destinations are listed in `StatusSummary.status.broken`."""
+
+
+class SubjectReference(EdgeModel):
+    """The workload object a StatusSummary is about (in the summary's own workspace)."""
+
+    group: str | None = Field(default=None, description='API group; "" or absent is core.')
+    version: str = Field(description="API version the summarizer read the object at.")
+    resource: str = Field(description="Lowercase plural resource name.")
+    kind: str | None = Field(default=None, description="Kind of the object.")
+    namespace: str | None = Field(default=None, description="Namespace (the summary's own).")
+    name: str = Field(description="Name of the object.")
+
+
+class BrokenDestination(EdgeModel):
+    """One destination whose copy of the subject is missing, stale, behind or not ready."""
+
+    sync_target_name: str = Field(description="Name of the destination's SyncTarget.")
+    location_name: str | None = Field(default=None, description="Name of its Location.")
+    cluster: str = Field(description="Logical cluster of the Location and SyncTarget.")
+    mailbox: str | None = Field(default=None, description="Name of its mailbox workspace.")
+    reason: str = Field(
+        description=(
+            "MailboxMissing, NotProjected, Stale, NoStatus, NotCurrent, Failed or NotReady."
+        )
+    )
+    message: str | None = Field(default=None, description="Details for humans.")
+
+
+class WorkloadCounts(EdgeModel):
+    """Counts summed over the destinations that report status (workload kinds only)."""
+
+    replicas: Int32 | None = None
+    ready_replicas: Int32 | None = None
+    available_replicas: Int32 | None = None
+    updated_replicas: Int32 | None = None
+    active: Int32 | None = Field(default=None, description="Jobs: running pods.")
+    succeeded: Int32 | None = Field(default=None, description="Jobs: succeeded pods.")
+    failed: Int32 | None = Field(default=None, description="Jobs: failed pods.")
+
+
+class StatusSummaryStatus(EdgeModel):
+    """How the subject fares across the destinations of the EdgePlacements that place it."""
+
+    observed_generation: Int64 | None = Field(
+        default=None, description="metadata.generation of the subject this summary describes."
+    )
+    destinations: Int32 = Field(description="Destinations that should have the object.")
+    reporting: Int32 = Field(description="Destinations whose copy carries status from the edge.")
+    current: Int32 = Field(
+        description="Reporting destinations whose edge observed the copy's latest generation."
+    )
+    ready: Int32 = Field(
+        description="Current, non-stale destinations where the object is ready (workloads: all "
+        "replicas ready, Jobs: complete; other kinds: current)."
+    )
+    stale: Int32 = Field(
+        description="Destinations whose syncer heartbeat is absent or older than the threshold."
+    )
+    missing: Int32 = Field(description="Destinations whose mailbox or copy does not exist.")
+    broken_count: Int32 = Field(description="Destinations that are not ready, listed or not.")
+    broken: list[BrokenDestination] | None = Field(
+        default=None,
+        max_length=MAX_BROKEN_DESTINATIONS,
+        description=f"The first {MAX_BROKEN_DESTINATIONS} broken destinations (by SyncTarget).",
+    )
+    workload: WorkloadCounts | None = Field(
+        default=None,
+        description="Deployment, ReplicaSet, StatefulSet, DaemonSet and Job counts, summed.",
+    )
+
+
+class StatusSummary(EdgeObject):
+    """The state of one placed workload object across all its destinations.
+
+    Maintained by the status summarizer in the object's own workspace and namespace, named
+    after the object's resource and name; labels link it to the subject and the placement.
+    """
+
+    descriptor: ClassVar[KindDescriptor] = KindDescriptor(
+        kind="StatusSummary",
+        plural="statussummaries",
+        singular="statussummary",
+        scope="Namespaced",
+        short_names=("ssum",),
+        printer_columns=(
+            PrinterColumn("Kind", "string", ".subject.kind", "Kind of the subject"),
+            PrinterColumn("Subject", "string", ".subject.name", "Name of the subject"),
+            PrinterColumn(
+                "Destinations",
+                "integer",
+                ".status.destinations",
+                "Destinations that should have the object",
+            ),
+            PrinterColumn(
+                "Ready", "integer", ".status.ready", "Destinations where the object is ready"
+            ),
+            PrinterColumn(
+                "Reporting", "integer", ".status.reporting", "Destinations that report status"
+            ),
+            PrinterColumn(
+                "Current",
+                "integer",
+                ".status.current",
+                "Destinations that observed the latest generation",
+            ),
+            PrinterColumn(
+                "Stale", "integer", ".status.stale", "Destinations whose syncer is silent"
+            ),
+            PrinterColumn(
+                "Missing", "integer", ".status.missing", "Destinations without the object"
+            ),
+            PrinterColumn(
+                "Replicas",
+                "integer",
+                ".status.workload.replicas",
+                "Replicas summed over the destinations",
+                priority=1,
+            ),
+            PrinterColumn(
+                "Ready-Replicas",
+                "integer",
+                ".status.workload.readyReplicas",
+                "Ready replicas summed over the destinations",
+                priority=1,
+            ),
+            PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+        ),
+    )
+
+    subject: SubjectReference = Field(description="The summarised object.")
+    placements: list[str] | None = Field(
+        default=None, description="Names of the EdgePlacements that place the subject."
+    )
+    status: StatusSummaryStatus | None = None
 
 
 # --- SyncerConfig ------------------------------------------------------------------------------
@@ -567,6 +728,7 @@ EDGE_KINDS: tuple[type[EdgeObject], ...] = (
     EdgePlacement,
     EdgeSyncConfig,
     SinglePlacementSlice,
+    StatusSummary,
     SyncerConfig,
 )
 """Every kind of the edge.kcp.io API, in the order of their plural names."""
@@ -585,14 +747,20 @@ __all__ = [
     "EXPORT_NAME",
     "GROUP",
     "KIND_BY_RESOURCE",
+    "LABEL_EDGE_PLACEMENT",
     "LABEL_PROJECTED",
     "LABEL_SOURCE_PLACEMENT",
+    "LABEL_SUBJECT_NAME",
+    "LABEL_SUBJECT_NAMESPACE",
+    "LABEL_SUBJECT_RESOURCE",
     "MAILBOX_BINDING_NAME",
     "MAILBOX_NAME_SEPARATOR",
+    "MAX_BROKEN_DESTINATIONS",
     "PROJECTED_VALUE",
     "SYNCER_CONFIG_NAME",
     "VERSION",
     "WILDCARD",
+    "BrokenDestination",
     "ClusterScopeDownsyncResource",
     "Customizer",
     "Destination",
@@ -614,10 +782,14 @@ __all__ = [
     "Replacement",
     "SinglePlacement",
     "SinglePlacementSlice",
+    "StatusSummary",
+    "StatusSummaryStatus",
+    "SubjectReference",
     "SyncerConfig",
     "SyncerConfigSpec",
     "SyncerConfigStatus",
     "UpsyncSet",
+    "WorkloadCounts",
     "is_mailbox_workspace_name",
     "mailbox_workspace_name",
 ]
