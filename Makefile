@@ -17,8 +17,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@ $(VENV)/.installed
 
+# `make up` plays the seed's example scenario; `make up ARGS=--controllers=none` leaves the
+# controllers and the scenario to you (see README.md).
 up: $(VENV)/.installed
-	$(BIN)/python -m edgemc.cmd up $(ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m edgemc.cmd up $(or $(ARGS),--example)
 
 test: $(VENV)/.installed-test
 	@command -v kubectl >/dev/null || { echo "kubectl (v1.32) must be on PATH for the test suite"; exit 1; }
