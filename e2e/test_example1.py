@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, Shell, UpProcess, eventually, http_get, user_environ
+from userenv import REPO, Shell, UpProcess, eventually, http_get, user_environ
 
 COMMON_PAGE = "This is a common web site."
 SPECIAL_PAGE = "This is a special web site."

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import WsRunner, kubeconfig_dict
 from stub_kcp import StubKcp
+from wsrunner import WsRunner, kubeconfig_dict
 
 from edgemc.cli.kubeconfig import CURRENT, PREVIOUS
 from edgemc.cli.kubectl_ws import WaitSettings

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import kubeconfig_dict
 from stub_kcp import StubKcp
+from wsrunner import kubeconfig_dict
 
 from edgemc.cli.kubeconfig import CURRENT, PREVIOUS
 from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
