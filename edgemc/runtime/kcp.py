@@ -71,11 +71,18 @@ async def wait_for_apiexport_view(
     15 s; the shorter default makes start-up snappier and costs one GET per poll.
     Bound the wait with `asyncio.timeout` if needed.
     """
-    forbidden_logged = False
+    forbidden_logged = missing_logged = False
     while True:
         try:
             export = await client.get(APIEXPORTS, export_name)
         except NotFound:
+            if not missing_logged:
+                log.warning(
+                    "APIExport not found yet, will retry",
+                    exportName=export_name,
+                    url=client.base_url,
+                )
+                missing_logged = True
             export = None
         except Forbidden as err:
             if not forbidden_logged:

@@ -153,9 +153,21 @@ async def test_stage1_with_scripts_and_kubectl(env: EdgeEnv, tmp_path: Path) -> 
                 "-f",
                 "guilder-syncer.yaml",
             )
+            ns_file = tmp_path / "ns.yaml"
+            ns_file.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ident}}}\n")
+            await sh.run("kubectl", f"--kubeconfig={edge_kubeconfig}", "apply", "-f", str(ns_file))
+            server_dry = await sh.run(
+                "kubectl",
+                f"--kubeconfig={edge_kubeconfig}",
+                "apply",
+                "--dry-run=server",
+                "-f",
+                "guilder-syncer.yaml",
+            )
         finally:
             await edge_cluster.stop()
         assert f"deployment.apps/{ident} created (dry run)" in dry.stdout
+        assert f"deployment.apps/{ident} created (server dry run)" in server_dry.stdout
 
         # The identity lives in the mailbox, and its token reads the mailbox.
         token = mailbox_cfg["users"][0]["user"]["token"]
