@@ -106,6 +106,10 @@ def parse_gr_name(text: str) -> GroupResource:
     return group, resource
 
 
+# Seconds before looking again at a mailbox whose edge API is not served yet.
+MAILBOX_NOT_READY_RETRY = 0.5
+
+
 @dataclass
 class ClusterState:
     """What the translator follows in one logical cluster."""
@@ -573,6 +577,11 @@ class Translator:
                 await client.create(r.SYNCER_CONFIGS, body, field_manager=FIELD_MANAGER)
             except AlreadyExists:
                 return Result.requeue()  # the cache is behind; look again
+            except NotFound:
+                # A mailbox whose bind-edge binding is not serving SyncerConfigs yet: not an
+                # error, just early; look again shortly without the error backoff.
+                log.v(4).info("SyncerConfigs not served yet", mailbox=mailbox, cluster=key.cluster)
+                return Result.requeue_after(MAILBOX_NOT_READY_RETRY)
             self.writes["create"] += 1
             log.v(2).info("Created SyncerConfig", mailbox=mailbox, cluster=key.cluster)
             return None
