@@ -47,7 +47,11 @@ COMPONENTS: tuple[Component, ...] = (
         "edgemc.controllers.syncergen",
         "create a syncer identity in a mailbox and write the edge cluster's syncer manifest",
     ),
-    Component("up", "edgemc.cmd.up", "start the kcp-compatible server and simulated edge clusters"),
+    Component(
+        "up",
+        "edgemc.cmd.up",
+        "the whole system on one machine: server, simulated edge clusters, controllers",
+    ),
     Component(
         "server", "edgemc.cmd.server", "run the embedded Kubernetes/kcp-compatible API server"
     ),
