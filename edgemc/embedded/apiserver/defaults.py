@@ -124,7 +124,9 @@ def default_pod_spec(spec: Obj) -> None:
     if not isinstance(spec.get("securityContext"), dict):
         spec["securityContext"] = {}
     for key in ("initContainers", "containers"):
-        for container in spec.get(key) or ():
+        containers = spec.get(key)
+        # A wrong type is left for validation to reject (iterating an int would be a 500).
+        for container in containers if isinstance(containers, list) else ():
             if isinstance(container, dict):
                 _container(container)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 from aiohttp import web
@@ -30,6 +31,7 @@ from edgemc.embedded.apiserver.admission import (
 )
 from edgemc.embedded.apiserver.builtin import BUILTIN_TYPES
 from edgemc.embedded.apiserver.crds import admit_crd, crd_provider, watch_crds
+from edgemc.embedded.apiserver.faults import FaultConfig, Faults
 from edgemc.embedded.apiserver.handlers import (
     ResourceHandler,
     json_response,
@@ -82,6 +84,8 @@ class ServerConfig:
     rbac: bool = True
     # Body size, concurrent watches and request rate per identity (limits.py).
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    # Faults injected from the start (faults.py); `server.faults` changes them at run time.
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
 
 def _load_or_create_token(data_dir: Path | None, name: str) -> str:
@@ -119,6 +123,7 @@ class ApiServer:
             rbac = RbacAuthorizer(self.store, workspace_access=self.config.kcp)
             self.authorizer, self.path_authorizer = rbac.authorize, rbac.authorize_path
         self.limiter = RequestLimiter(self.config.limits)
+        self.faults = Faults(self.config.faults)
         self.handler = ResourceHandler(self.store, self.service, self._authorize)
         self.resolve_scope: ScopeResolver = self._plain_scope
         self.mint_token: TokenMinter | None = None
@@ -147,8 +152,9 @@ class ApiServer:
             self.store, self.service, self.registry, ca_pem=self.ca_pem, mint_token=self.mint_token
         )
         self.lifecycle.start()
-        app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._entry)
+        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self.faults.middleware])
+        # Every path, including ones with a newline (a `.*` route answered those outside Status).
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._entry)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         ssl_context = self.certs.server_context() if self.certs is not None else None
@@ -159,6 +165,7 @@ class ApiServer:
         server = self._site._server
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
+        self.faults.bind(self)
         # Bootstrapping needs the bound address (kcp writes URLs into objects).
         if not self.config.kcp:
             self._bootstrap_plain()
@@ -175,6 +182,7 @@ class ApiServer:
         await self.lifecycle.wait_idle()
 
     async def stop(self) -> None:
+        await self.faults.unbind()
         self.store.drop_watchers()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -297,7 +305,10 @@ class ApiServer:
                 user = User("system:anonymous", ("system:unauthenticated",))
             else:
                 raise errors.unauthorized()
-        parts = [p for p in path.split("/") if p]
+        # Split before decoding: an encoded slash in a name (`.../configmaps/%2F`) must stay
+        # in the name, not turn the URL into the collection's (DELETE would delete them all).
+        raw = request.raw_path.split("?", 1)[0]
+        parts = [unquote(p) for p in raw.split("/") if p]
         with self.limiter.admit(request, user):
             scope, parts = self.resolve_scope(request, parts, user)
             if self.path_authorizer is not None and not _is_resource_path(parts):
