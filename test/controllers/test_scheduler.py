@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import seed_example
 import yaml
 from edgeenv import ESPW, EdgeEnv, create_object, wait_for
+from seed_example import BIND_KUBE, EP_C, EP_S, workload
 
 from edgemc.controllers import resources as r
 from edgemc.controllers.app import running
@@ -396,122 +398,17 @@ async def test_restart_mid_way_finishes_with_the_minimum_writes(env: EdgeEnv) ->
 
 # -- the seed's Stage 2, with real kubectl ---------------------------------------------------
 
-BIND_KUBE_YAML = """\
-apiVersion: apis.kcp.io/v1alpha1
-kind: APIBinding
-metadata:
-  name: bind-kube
-spec:
-  reference:
-    export:
-      path: "root:compute"
-      name: kubernetes
-"""
-
-BIND_ESPW_YAML = yaml.safe_dump(BIND_ESPW)
-
-
-def workload_yaml(kind: str, deployment: str, port: int) -> str:
-    """The seed's namespace, ConfigMap and Deployment of the `kind` (common/special) site."""
-    return f"""\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {kind}stuff
-  labels: {{{kind}: "si"}}
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  namespace: {kind}stuff
-  name: httpd-htdocs
-data:
-  index.html: |
-    <!DOCTYPE html>
-    <html>
-      <body>
-        This is a {kind} web site.
-      </body>
-    </html>
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  namespace: {kind}stuff
-  name: {deployment}
-spec:
-  selector: {{matchLabels: {{app: {kind}}} }}
-  template:
-    metadata:
-      labels: {{app: {kind}}}
-    spec:
-      containers:
-      - name: httpd
-        image: library/httpd:2.4
-        ports:
-        - name: http
-          containerPort: 80
-          hostPort: {port}
-          protocol: TCP
-        volumeMounts:
-        - name: htdocs
-          readOnly: true
-          mountPath: /usr/local/apache2/htdocs
-      volumes:
-      - name: htdocs
-        configMap:
-          name: httpd-htdocs
-          optional: false
-"""
-
-
-def seed_placement_yaml(name: str, where: str, what: str, upsync_extra: str) -> str:
-    return f"""\
-apiVersion: edge.kcp.io/v1alpha1
-kind: EdgePlacement
-metadata:
-  name: {name}
-spec:
-  locationSelectors:
-  - matchLabels: {where}
-  namespaceSelector:
-    matchLabels: {what}
-  nonNamespacedObjects:
-  - apiGroup: apis.kcp.io
-    resources: [ "apibindings" ]
-    resourceNames: [ "bind-kube" ]
-  upsync:
-  - apiGroup: "group1.test"
-    resources: ["sprockets", "flanges"]
-    namespaces: ["orbital"]
-    names: ["george", "cosmo"]
-{upsync_extra}"""
-
-
-EP_C = seed_placement_yaml(
-    "edge-placement-c",
-    '{"env":"prod"}',
-    '{"common":"si"}',
-    '  - apiGroup: "group2.test"\n    resources: ["cogs"]\n    names: ["william"]\n',
-)
-EP_S = seed_placement_yaml(
-    "edge-placement-s",
-    '{"env":"prod","extended":"si"}',
-    '{"special":"si"}',
-    '  - apiGroup: "group3.test"\n    resources: ["widgets"]\n    names: ["*"]\n',
-)
-
 
 async def test_seed_stage2_table(env: EdgeEnv, caplog: Any) -> None:
     await inventory(env)
-    seed = ((WMW_C, "common", "commond", 8081, EP_C), (WMW_S, "special", "speciald", 8082, EP_S))
-    for path, kind, deployment, port, ep in seed:
+    seed = ((WMW_C, "common", 8081, EP_C), (WMW_S, "special", 8082, EP_S))
+    for path, kind, port, ep in seed:
         await env.create_workspace(path)
         kubectl = env.kubectl(path)
-        await kubectl.arun("apply", "-f", "-", input=BIND_KUBE_YAML)
+        await kubectl.arun("apply", "-f", "-", input=BIND_KUBE)
         await env.server.wait_idle()
-        await kubectl.arun("apply", "-f", "-", input=workload_yaml(kind, deployment, port))
-        await kubectl.arun("apply", "-f", "-", input=BIND_ESPW_YAML)
+        await kubectl.arun("apply", "-f", "-", input=workload(kind, port))
+        await kubectl.arun("apply", "-f", "-", input=seed_example.BIND_ESPW)
         await env.server.wait_idle()
         await kubectl.arun("apply", "-f", "-", input=ep)
 
