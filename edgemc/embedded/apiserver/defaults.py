@@ -5,7 +5,8 @@ values of non-nullable fields are dropped, then every absent property with a `de
 copy of it, recursively into present objects (also ones just defaulted) and array items.
 
 Built-in kinds get a small table of upstream's defaults (`SetDefaults_*`): the ones kubectl
-shows and the edge simulation reads. As in Go, an empty string counts as absent.
+shows and the edge simulation reads. As in Go, an empty string counts as absent in a string
+field; in a field of another type it is a wrong type, left for validation to reject.
 """
 
 from __future__ import annotations
@@ -79,12 +80,10 @@ def apply_schema_defaults(
 # --------------------------------------------------------------------------------------------
 
 
-def _absent(obj: Obj, key: str) -> bool:
-    return obj.get(key) in (None, "")
-
-
 def _set(obj: Obj, key: str, value: Any) -> None:
-    if _absent(obj, key):
+    """Default `obj[key]` to `value` when absent (or the string zero value, for strings)."""
+    current = obj.get(key)
+    if current is None or (current == "" and isinstance(value, str)):
         obj[key] = value
 
 

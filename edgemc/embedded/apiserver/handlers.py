@@ -21,6 +21,7 @@ from aiohttp import web
 
 from edgemc.apis.meta import SelectorError, parse_field_selector, parse_label_selector
 from edgemc.embedded.apiserver import errors
+from edgemc.embedded.apiserver.limits import MAX_NESTING, LimitsConfig, check_decoded_body
 from edgemc.embedded.apiserver.objects import ObjectService, Scope, reskey_of
 from edgemc.embedded.apiserver.resources import ResourceType
 from edgemc.embedded.apiserver.storage import ADDED, DELETED, Event, Expired, Store
@@ -167,29 +168,53 @@ def _as_version(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "apiVersion": rt.api_version}
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, within: float) -> bytes:
+    """The whole body, read in `within` seconds (else 408), up to MAX_BODY_BYTES (else 413)."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise errors.too_large(f"limit is {MAX_BODY_BYTES}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise errors.too_large(f"limit is {MAX_BODY_BYTES}")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise errors.too_large(f"limit is {MAX_BODY_BYTES}")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise errors.StatusError(
+            408, "Timeout", f"Timeout: the request body did not arrive within {within:g}s"
+        ) from None
     return b"".join(chunks)
 
 
-def decode_body(data: bytes, content_type: str) -> Any:
+# What create and update take; PATCH takes the patch types, DeleteOptions JSON.
+OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", "")
+
+
+def _load_yaml(data: bytes) -> Any:
+    try:
+        return yaml.safe_load(data)
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise errors.bad_request(
+            f"the request body is nested more than {MAX_NESTING} deep"
+        ) from None
+
+
+def decode_body(data: bytes, content_type: str, media_types: tuple[str, ...] | None = None) -> Any:
+    """Decode a JSON or YAML body (of `media_types`, when given, else 415) within the limits of
+    `check_decoded_body`."""
     media = content_type.split(";")[0].strip().lower()
+    if media_types is not None and media not in media_types:
+        raise errors.unsupported_media_type(media)
     if not data.strip():
         raise errors.bad_request("the request body is empty")
     if media in ("application/yaml", "application/apply-patch+yaml"):
         try:
-            return yaml.safe_load(data)
+            value = _load_yaml(data)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"error decoding YAML: {exc}") from exc
-    if media in (
+    elif media in (
         "application/json",
         "application/merge-patch+json",
         "application/json-patch+json",
@@ -197,16 +222,19 @@ def decode_body(data: bytes, content_type: str) -> Any:
         "",
     ):
         try:
-            return orjson.loads(data)
+            value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             # Kubernetes accepts YAML (a JSON superset) where JSON was declared, too.
             try:
-                return yaml.safe_load(data)
+                value = _load_yaml(data)
             except yaml.YAMLError:
                 raise errors.bad_request(
                     f"couldn't get version/kind; json parse error: {exc}"
                 ) from exc
-    raise errors.unsupported_media_type(media)
+    else:
+        raise errors.unsupported_media_type(media)
+    check_decoded_body(value, len(data))
+    return value
 
 
 def _bool_param(value: str | None) -> bool:
@@ -305,6 +333,8 @@ class ResourceHandler:
         self.authorize = authorize
         self.bookmark_interval = BOOKMARK_INTERVAL
         self.min_watch_timeout = MIN_WATCH_TIMEOUT
+        # Body read timeout and stuck-watch timeout (the server installs its configuration).
+        self.limits = LimitsConfig()
 
     async def handle(
         self, request: web.Request, scope: Scope, path: ResourcePath
@@ -342,13 +372,13 @@ class ResourceHandler:
         if verb == "watch":
             return await self._watch(request, scope, rt, ns, query, fmt)
         if verb == "create":
-            body = decode_body(await read_body(request), request.content_type)
+            body = decode_body(await self._body(request), request.content_type, OBJECT_MEDIA_TYPES)
             obj, warnings = svc.create(
                 scope, rt, ns, body, dry_run=dry_run, field_validation=field_validation
             )
             return _encode(_as_version(rt, obj), fmt, 201, _warning_headers(warnings))
         if verb == "update":
-            body = decode_body(await read_body(request), request.content_type)
+            body = decode_body(await self._body(request), request.content_type, OBJECT_MEDIA_TYPES)
             obj, warnings = svc.update(
                 scope,
                 rt,
@@ -364,7 +394,7 @@ class ResourceHandler:
             content_type = request.content_type
             if content_type == "application/apply-patch+yaml":
                 raise errors.unsupported_media_type(content_type)
-            body = decode_body(await read_body(request), content_type)
+            body = decode_body(await self._body(request), content_type)
             obj, warnings = svc.patch(
                 scope,
                 rt,
@@ -415,8 +445,11 @@ class ResourceHandler:
             )
         return verb
 
+    async def _body(self, request: web.Request) -> bytes:
+        return await read_body(request, self.limits.body_timeout)
+
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
-        data = await read_body(request)
+        data = await self._body(request)
         if not data.strip():
             return {}
         body = decode_body(data, request.content_type or "application/json")
@@ -694,6 +727,10 @@ class ResourceHandler:
                 await self._send_event(response, rt, event, fmt, query)
         except ConnectionResetError:  # the client went away: the watch simply ends
             return response
+        except TimeoutError:  # the client takes no data: cut it (its unsent frames are stuck)
+            if request.transport is not None:
+                request.transport.abort()
+            return response
         finally:
             self.store.unsubscribe(watcher)
         with contextlib.suppress(ConnectionResetError):
@@ -725,9 +762,10 @@ class ResourceHandler:
             obj = partial_metadata(obj)
         await self._send(response, {"type": event.type, "object": obj})
 
-    @staticmethod
-    async def _send(response: web.StreamResponse, frame: dict[str, Any]) -> None:
-        await response.write(dumps(frame) + b"\n")
+    async def _send(self, response: web.StreamResponse, frame: dict[str, Any]) -> None:
+        """Write one watch frame; TimeoutError when the client has not taken it in time."""
+        async with asyncio.timeout(self.limits.watch_send_timeout):
+            await response.write(dumps(frame) + b"\n")
 
 
 def _event_tail(event: Event) -> tuple:

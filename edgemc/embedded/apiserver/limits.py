@@ -1,4 +1,4 @@
-"""Abuse limits of the embedded server: body size, concurrent watches and request rate.
+"""Abuse limits of the embedded server: bodies, watches and request rate.
 
 `RequestLimiter.admit(request, user)` is a context manager wrapped around the handling of
 every authenticated request:
@@ -10,6 +10,16 @@ every authenticated request:
   bucket answers 429 `TooManyRequests` with `Retry-After` (whole seconds until a token is back);
 - each identity may hold at most `max_watches` watch streams at once; one more is refused
   with 429 and `Retry-After: 1` (the slot is freed when a stream ends for any reason).
+
+The resource handler applies the rest (`ResourceHandler.limits`):
+
+- a body must arrive within `body_timeout` of the request's headers, or the request is
+  answered 408 and nothing is changed (a client trickling a body holds a connection);
+- a decoded body nested deeper than `MAX_NESTING`, or that YAML aliases expand to more values
+  than its size could hold without them (a "billion laughs" bomb, or an alias cycle), is a
+  400 (`check_decoded_body`), as are integers beyond 64 bits, which JSON encoding refuses;
+- a watch stream whose client takes no data for `watch_send_timeout` is cut, so that a client
+  that never reads does not pin its events in memory (it resumes from its last revision).
 
 An identity is the user name plus, for ServiceAccounts, the logical cluster that issued the
 token (every workspace has a `system:serviceaccount:default:default`). Members of
@@ -24,6 +34,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -48,10 +59,50 @@ class LimitsConfig:
     # burst of 200 is several times what a syncer (client-side qps 30, burst 20) sends.
     rate: float = 100.0
     burst: int = 200
+    # Seconds from a request's headers to the end of its body. kube-apiserver gives a whole
+    # request 60 s (--request-timeout); a body that has not arrived by then is not coming.
+    body_timeout: float = 60.0
+    # Seconds a watch event may wait for the client to take it before the stream is cut. Until
+    # then every event for the stream is queued in memory; kube-apiserver drops an unresponsive
+    # watcher after a fraction of a second, this is lenient for clients on slow links.
+    watch_send_timeout: float = 30.0
     # Groups not subject to rate and watch limits (the controllers' admin identities).
     exempt_groups: frozenset[str] = field(
         default_factory=lambda: frozenset({"system:masters", "system:kcp:admin"})
     )
+
+
+# How deep a request body may nest objects and arrays. JSON encoding (orjson) refuses more
+# than 254 levels, and a stored object is nested a few levels deeper again in lists, watch
+# events and Tables; the deepest real objects (CRDs with nested schemas) stay well below.
+MAX_NESTING = 128
+
+# Values a YAML body may expand to beyond one per byte of the body (which is more than any
+# body without aliases holds): aliases repeat shared values, and a few nested ones make
+# billions that every later step (validation, encoding, storage) would walk.
+ALIAS_ALLOWANCE = 10_000
+
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson encodes
+
+
+def check_decoded_body(value: Any, size: int) -> None:
+    """Refuse a decoded body of `size` bytes that is too deep, too expanded or unencodable."""
+    budget = size + ALIAS_ALLOWANCE
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, int) and not _INT_RANGE[0] <= node <= _INT_RANGE[1]:
+            raise errors.bad_request(f"integer out of range: {node}")
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_NESTING:
+            raise errors.bad_request(f"the request body is nested more than {MAX_NESTING} deep")
+        budget -= len(node)
+        if budget < 0:
+            raise errors.bad_request("the request body expands to too many values (YAML aliases)")
+        stack.extend(
+            (child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)
+        )
 
 
 # Buckets of identities idle long enough to be full again are forgotten once there are more

@@ -299,7 +299,7 @@ class ObjectService:
         obj = self._check_kind(rt, copy.deepcopy(body))
         old = self.get(scope, rt, namespace, name)
         meta = obj["metadata"]
-        if meta.get("name") and meta["name"] != name:
+        if meta.get("name") not in (None, "") and meta["name"] != name:
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL "
                 f"({name})"

@@ -92,12 +92,15 @@ def _load_or_create_token(data_dir: Path | None, name: str) -> str:
     if data_dir is None:
         return secrets.token_hex(16)
     path = data_dir / f".{name}-token"
-    if path.exists():
-        return path.read_text().strip()
+    if path.exists() and (token := path.read_text().strip()):
+        return token
+    # Written aside and renamed, so that a process killed half-way never leaves an empty token.
     token = secrets.token_hex(16)
     data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(token)
-    os.chmod(path, 0o600)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(token)
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
     return token
 
 
@@ -125,6 +128,7 @@ class ApiServer:
         self.limiter = RequestLimiter(self.config.limits)
         self.faults = Faults(self.config.faults)
         self.handler = ResourceHandler(self.store, self.service, self._authorize)
+        self.handler.limits = self.config.limits
         self.resolve_scope: ScopeResolver = self._plain_scope
         self.mint_token: TokenMinter | None = None
         self.certs: Certificates | None = None

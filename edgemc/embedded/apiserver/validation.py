@@ -235,12 +235,43 @@ def _name_validator(rt: ResourceType) -> Callable[[str, bool], list[str]]:
     return check
 
 
+# Where built-in kinds hold a PodSpec.
+_POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "pods"): ("spec",),
+    ("apps", "deployments"): ("spec", "template", "spec"),
+    ("apps", "replicasets"): ("spec", "template", "spec"),
+}
+
+
 def _semantic_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
-    """The few hand-written upstream rules edgemc relies on (workload selectors)."""
-    if not rt.builtin or (rt.group, rt.resource) not in (
-        ("apps", "deployments"),
-        ("apps", "replicasets"),
-    ):
+    """The few hand-written upstream rules edgemc relies on (container images, selectors)."""
+    if not rt.builtin:
+        return []
+    return _pod_spec_causes(rt, obj) + _workload_selector_causes(rt, obj)
+
+
+def _pod_spec_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    """Every container needs an image (upstream's validateContainers, not the schema)."""
+    path = _POD_SPEC_PATHS.get((rt.group, rt.resource))
+    spec: Any = obj
+    for key in path or ():
+        spec = spec.get(key) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return []
+    causes: list[Cause] = []
+    for key in ("initContainers", "containers"):
+        containers = spec.get(key)
+        for i, container in enumerate(containers if isinstance(containers, list) else ()):
+            if container is None or (
+                isinstance(container, dict) and container.get("image") in (None, "")
+            ):
+                field_path = ".".join(path or ()) + f".{key}[{i}].image"
+                causes.append(_cause("FieldValueRequired", field_path, "Required value"))
+    return causes
+
+
+def _workload_selector_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    if (rt.group, rt.resource) not in (("apps", "deployments"), ("apps", "replicasets")):
         return []
     spec = obj.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("selector"), dict):
@@ -328,6 +359,9 @@ class _Walker:
             return
         if types is not None and not _has_type(value, types):
             self._type_error(node, value, path, struct, types)
+            return
+        if self.builtin and types is not None and not _fits_go_integer(node, value, types):
+            self._range_error(node, value, path, struct, types)
             return
         self._enum_and_scalar_rules(node, value, path)
         if self.builtin and node.get("format") == "byte" and isinstance(value, str):
@@ -427,7 +461,10 @@ class _Walker:
     ) -> None:
         item_schema, item_struct = self._resolved(node.get("items"), struct)
         if isinstance(item_schema, dict):
+            struct_items = self.builtin and bool(item_schema.get("properties"))
             for i, item in enumerate(items):
+                if item is None and struct_items:
+                    item = {}  # Go decodes null in a slice of structs as the zero struct
                 self.value(item_schema, item, f"{path}[{i}]", item_struct, in_status=in_status)
         self._count_rules(node, len(items), path, "items")
         if self.builtin:
@@ -544,6 +581,18 @@ class _Walker:
             "FieldValueInvalid", path, f"Invalid value: {_render(value)}: {path} in body {rule}"
         )
 
+    def _range_error(
+        self, node: Schema, value: Any, path: str, struct: str, types: set[str]
+    ) -> None:
+        go_type = _go_type(node, types)
+        self._add(
+            "FieldValueInvalid",
+            path,
+            f"Invalid value: {_render(value)}: {path} in body must be of type {go_type}",
+        )
+        if not self.decode_error:
+            self.decode_error = _go_decode_error(node, value, path, struct, types)
+
     def _type_error(
         self, node: Schema, value: Any, path: str, struct: str, types: set[str]
     ) -> None:
@@ -615,6 +664,21 @@ def _has_type(value: Any, types: set[str]) -> bool:
     if isinstance(value, list):
         return "array" in types
     return False
+
+
+_GO_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _fits_go_integer(node: Schema, value: Any, types: set[str]) -> bool:
+    """Whether a number for an integer field of a built-in kind fits its Go type (int32 or
+    int64); Go's decoder refuses the rest ("cannot unmarshal number 2147483648 ...")."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or "integer" not in types:
+        return True
+    if "string" in types:  # IntOrString keeps its number in an int32
+        low, high = _GO_INT_RANGES["int32"]
+    else:
+        low, high = _GO_INT_RANGES.get(node.get("format") or "int64", _GO_INT_RANGES["int64"])
+    return low <= value <= high
 
 
 def _json_type_name(value: Any) -> str:
