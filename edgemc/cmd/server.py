@@ -11,6 +11,14 @@ import sys
 from pathlib import Path
 
 from edgemc.embedded.apiserver.server import ApiServer, ServerConfig
+from edgemc.embedded.apiserver.storage import DEFAULT_HISTORY
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
+    return value
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,6 +37,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--in-memory", action="store_true", help="keep no state on disk")
     parser.add_argument("--kcp", action="store_true", help="serve kcp workspaces and APIs")
+    parser.add_argument(
+        "--history",
+        type=_positive_int,
+        default=DEFAULT_HISTORY,
+        help=f"watch events kept for resuming watches; older ones get 410 Gone "
+        f"(default {DEFAULT_HISTORY})",
+    )
     return parser.parse_args(argv)
 
 
@@ -38,6 +53,7 @@ async def serve(args: argparse.Namespace) -> int:
         host=args.host,
         data_dir=None if args.in_memory else args.data_dir,
         kcp=args.kcp,
+        history=args.history,
     )
     server = build_server(config)
     await server.start()

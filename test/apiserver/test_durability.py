@@ -124,8 +124,9 @@ class Ledger:
 class ServerProcess:
     """`python -m edgemc.cmd server --kcp` on one data directory, started and SIGKILLed."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, history: int | None = None) -> None:
         self.data_dir = data_dir
+        self.history = history
         self.port = 0
         self.url = ""
         self.proc: asyncio.subprocess.Process | None = None
@@ -144,6 +145,7 @@ class ServerProcess:
                 "--kcp",
                 f"--port={self.port}",
                 f"--data-dir={self.data_dir}",
+                *([f"--history={self.history}"] if self.history else []),
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )
@@ -176,9 +178,11 @@ class ServerProcess:
             yield Http(session, self.url, self.token)
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[ServerProcess]:
-    proc = ServerProcess(tmp_path / "data")
+# The server's default history lets every watch resume; a history of 5 events makes resumes
+# from before the kill answer 410 Gone, so the relist path is exercised too.
+@pytest.fixture(params=[None, 5], ids=["default-history", "history-5"])
+async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[ServerProcess]:
+    proc = ServerProcess(tmp_path / "data", request.param)
     try:
         yield proc
     finally:
@@ -362,7 +366,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_write(
     rng = random.Random()
     seed = rng.randrange(2**32)
     rng.seed(seed)
-    report = [f"\ndurability (seed {seed}):"]
+    report = [f"\ndurability (seed {seed}, history {server.history or 'default'}):"]
     first_start = await server.start()
     async with server.client() as http:
         await prepare_workspaces(http)
@@ -371,6 +375,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_write(
     keys = [Key(*kinds[n % len(kinds)], f"o{n}") for n in range(WRITERS * OBJECTS_PER_WRITER)]
     owned = [keys[w * OBJECTS_PER_WRITER : (w + 1) * OBJECTS_PER_WRITER] for w in range(WRITERS)]
     ledger = Ledger(0, server.kill)
+    relisted = 0
     for round_no in range(ROUNDS):
         kill_point = rng.randint(30, 600)
         ledger.kill_after = len(ledger.acked) + kill_point
@@ -404,6 +409,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_write(
             for w in watchers:
                 marker = Key(w.ws, w.resource, f"marker-{round_no}")
                 outcomes.append(await w.resume(http, ledger, marker))
+        relisted += outcomes.count("relisted")
         report.append(
             f"  round {round_no}: SIGKILL after {kill_point} acked writes "
             f"({acked_before} acked in all, {inflight} in flight, {landed} of those landed), "
@@ -413,3 +419,5 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_write(
         )
     with capsys.disabled():
         print("\n".join([*report, f"  first start {first_start:.2f}s"]))
+    if server.history is not None:
+        assert relisted > 0, "a 5-event history should have made some resumes answer 410"
