@@ -38,7 +38,11 @@ def make_key(cluster: str, namespace: str, name: str) -> str:
 
 def object_key(obj: Obj) -> str:
     """The store key of an object."""
-    meta = obj.get("metadata", {})
+    return meta_key(obj.get("metadata") or {})
+
+
+def meta_key(meta: Obj) -> str:
+    """The store key of an object with this `metadata`."""
     annotations = meta.get("annotations")
     cluster = annotations.get(CLUSTER_ANNOTATION, "") if annotations else ""
     namespace = meta.get("namespace") or ""

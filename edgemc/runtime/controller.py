@@ -119,9 +119,20 @@ class Controller:
 
     def watch(self, informer: Informer, mapper: Mapper | None = None) -> None:
         """Enqueue `mapper(obj)` (default: the object's own key) for every event."""
-        map_keys: Mapper = mapper or Key.of
-        same_key = mapper is None  # an object's own key cannot change between versions
         add = self.queue.add
+        if mapper is None:  # an object's own key, which cannot change between versions
+            of = Key.of
+
+            def own_key(obj: Obj, new: Obj | None = None) -> None:
+                add(of(obj if new is None else new))
+
+            def own_key_deleted(obj: Obj | DeletedFinalStateUnknown) -> None:
+                add(of(final_state(obj)))
+
+            informer.add_handler(own_key, own_key, own_key_deleted)
+            self.informers.append(informer)
+            return
+        map_keys: Mapper = mapper
 
         def on_add(obj: Obj) -> None:
             for key in _keys(map_keys(obj)):
@@ -130,7 +141,7 @@ class Controller:
         def on_update(old: Obj, new: Obj) -> None:
             for key in _keys(map_keys(new)):
                 add(key)
-            if old is not new and not same_key:
+            if old is not new:
                 for key in _keys(map_keys(old)):
                     add(key)
 
@@ -168,47 +179,55 @@ class Controller:
 
     async def _worker(self, worker: int) -> None:
         queue = self.queue
-        while (key := await queue.get()) is not None:
+        stats = self._stats
+        reconcile = self.reconcile
+        perf_counter = time.perf_counter
+        while True:
+            # Queued work is taken without a coroutine round trip; `get` waits for more.
+            key = queue.get_nowait()
+            if key is None and (key := await queue.get()) is None:
+                return
+            stats.active_workers += 1
+            start = perf_counter()
             try:
-                await self._process(key, worker)
+                result = await reconcile(key)
+            except Exception as err:
+                self._failed(key, worker, err)
+            else:
+                if result is None or result.action == "done":
+                    queue.forget(key)
+                    stats.results["success"] += 1
+                else:
+                    self._requeue(key, result)
             finally:
+                stats.reconcile_time.observe(perf_counter() - start)
+                stats.active_workers -= 1
                 queue.done(key)
 
-    async def _process(self, key: Key, worker: int) -> None:
+    def _failed(self, key: Key, worker: int, err: Exception) -> None:
+        """A reconcile raised: retry the key with backoff, or drop it if it cannot succeed."""
         queue = self.queue
         stats = self._stats
-        stats.active_workers += 1
-        start = time.perf_counter()
-        try:
-            result = await self.reconcile(key)
-        except NonRetryableError as err:
+        stats.errors += 1
+        stats.results["error"] += 1
+        if isinstance(err, NonRetryableError):
             queue.forget(key)
-            stats.errors += 1
-            stats.results["error"] += 1
             self._log.error("Reconciler error (not retried)", err, key=key, worker=worker)
-        except Exception as err:
-            queue.add_rate_limited(key)
-            stats.errors += 1
-            stats.results["error"] += 1
-            self._log.error(
-                "Reconciler error", err, key=key, worker=worker, requeues=queue.num_requeues(key)
-            )
+            return
+        queue.add_rate_limited(key)
+        self._log.error(
+            "Reconciler error", err, key=key, worker=worker, requeues=queue.num_requeues(key)
+        )
+
+    def _requeue(self, key: Key, result: Result) -> None:
+        """A reconcile asked to run again: after a delay, or soon with backoff."""
+        queue = self.queue
+        if result.action == "requeue_after":
+            queue.forget(key)
+            queue.add_after(key, result.delay)
         else:
-            action = "done" if result is None else result.action
-            if action == "requeue_after":
-                assert result is not None
-                queue.forget(key)
-                queue.add_after(key, result.delay)
-                stats.results["requeue_after"] += 1
-            elif action == "requeue":
-                queue.add_rate_limited(key)
-                stats.results["requeue"] += 1
-            else:
-                queue.forget(key)
-                stats.results["success"] += 1
-        finally:
-            stats.reconcile_time.observe(time.perf_counter() - start)
-            stats.active_workers -= 1
+            queue.add_rate_limited(key)
+        self._stats.results[result.action] += 1
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "workers": self.workers, "queued": len(self.queue)}

@@ -18,12 +18,12 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from edgemc.runtime.backoff import Backoff
-from edgemc.runtime.cache import Obj, Store, object_key
+from edgemc.runtime.cache import Obj, Store, meta_key, object_key
 from edgemc.runtime.client import Client, GroupVersionResource
 from edgemc.runtime.errors import ApiError
+from edgemc.runtime.gctuning import tune_for_caches
 from edgemc.runtime.logging import get_logger
 
 log = get_logger("edgemc.runtime.informer")
@@ -115,7 +115,10 @@ class Informer:
         self._handlers.append(handler)
         if self._synced.is_set() and on_add is not None:
             for obj in self.store.list():
-                self._call(on_add, obj)
+                try:
+                    on_add(obj)
+                except Exception as err:
+                    self._handler_failed(err)
         return handler
 
     def remove_handler(self, handler: EventHandler) -> None:
@@ -135,8 +138,12 @@ class Informer:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the reflector (and resync) tasks on the running loop; idempotent."""
+        """Start the reflector (and resync) tasks on the running loop; idempotent.
+
+        A process running informers gets the collector settings of `gctuning`.
+        """
         if self._task is None:
+            tune_for_caches()
             self._stopped = False
             self._task = asyncio.create_task(self._run(), name=f"informer {self.resource}")
             if self.options.resync_period:
@@ -240,12 +247,13 @@ class Informer:
             self.watches += 1
             while batch := await stream.next_batch():
                 for kind, obj in batch:
-                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    meta = obj.get("metadata") or {}
+                    rv = meta.get("resourceVersion")
                     if kind == "BOOKMARK":
                         if rv:
                             self.last_resource_version = rv
                         continue
-                    key = object_key(obj)
+                    key = meta_key(meta)
                     if kind == "MODIFIED" or kind == "ADDED":
                         old = store.upsert(obj, key)
                         if old is None:
@@ -274,23 +282,29 @@ class Informer:
     def _deliver_add(self, obj: Obj) -> None:
         for h in self._handlers:
             if h.on_add is not None:
-                self._call(h.on_add, obj)
+                try:
+                    h.on_add(obj)
+                except Exception as err:
+                    self._handler_failed(err)
 
     def _deliver_update(self, old: Obj, new: Obj) -> None:
         for h in self._handlers:
             if h.on_update is not None:
-                self._call(h.on_update, old, new)
+                try:
+                    h.on_update(old, new)
+                except Exception as err:
+                    self._handler_failed(err)
 
     def _deliver_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         for h in self._handlers:
             if h.on_delete is not None:
-                self._call(h.on_delete, obj)
+                try:
+                    h.on_delete(obj)
+                except Exception as err:
+                    self._handler_failed(err)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception as err:
-            self._log.error("Event handler failed", err, exc_info=True)
+    def _handler_failed(self, err: Exception) -> None:
+        self._log.error("Event handler failed", err, exc_info=True)
 
 
 def _rv(obj: Obj) -> str:

@@ -69,6 +69,7 @@ class WorkQueue(Generic[T]):
         self._getters: deque[asyncio.Future[None]] = deque()
         # Delayed adds: one timer per distinct item (bounded by the number of keys).
         self._waiting: dict[T, tuple[float, Timer]] = {}
+        self._limited: set[T] = set()  # items given to the rate limiter and not forgotten
         self._shutting_down = False
         self._drain = True
         self._finished: asyncio.Event | None = None
@@ -111,11 +112,14 @@ class WorkQueue(Generic[T]):
             return
         if self._metrics:
             self._metrics.retries += 1
+        self._limited.add(item)
         self.add_after(item, self._limiter.when(item))
 
     def forget(self, item: T) -> None:
         """Stop tracking `item`'s failures: its next rate-limited add starts from 5 ms."""
-        self._limiter.forget(item)
+        if item in self._limited:  # the limiter only knows items it was asked about
+            self._limited.discard(item)
+            self._limiter.forget(item)
 
     def num_requeues(self, item: T) -> int:
         """How many rate-limited adds `item` has had since it was last forgotten."""
@@ -138,6 +142,18 @@ class WorkQueue(Generic[T]):
                 else:
                     fut.cancel()
                 raise
+        return self._take()
+
+    def get_nowait(self) -> T | None:
+        """The next item if one can be handed out at once, else None (never waits).
+
+        Workers call it before `get` to skip a coroutine round trip when work is queued.
+        """
+        if not self._queue or (self._shutting_down and not self._drain):
+            return None
+        return self._take()
+
+    def _take(self) -> T:
         item = self._queue.popleft()
         self._processing.add(item)
         self._dirty.discard(item)
