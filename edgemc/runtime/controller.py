@@ -34,6 +34,9 @@ from edgemc.runtime.workqueue import WorkQueue
 log = get_logger("edgemc.runtime.controller")
 
 
+_new_tuple = tuple.__new__
+
+
 class Key(NamedTuple):
     """What a reconcile is about: an object's logical cluster, namespace and name."""
 
@@ -44,11 +47,11 @@ class Key(NamedTuple):
     @classmethod
     def of(cls, obj: Obj) -> Key:
         """The key of an object (cluster from its `kcp.io/cluster` annotation)."""
-        meta = obj.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        return cls(
-            annotations.get(CLUSTER_ANNOTATION, ""), meta.get("namespace") or "", meta["name"]
-        )
+        meta = obj["metadata"]
+        annotations = meta.get("annotations")
+        cluster = annotations.get(CLUSTER_ANNOTATION, "") if annotations else ""
+        # tuple.__new__ skips the generated Python-level __new__: this runs once per event.
+        return _new_tuple(cls, (cluster, meta.get("namespace") or "", meta["name"]))
 
     def __str__(self) -> str:
         """kcp's cluster-aware key text, e.g. `apmziqj9p9fqlflm|florin`."""
