@@ -17,9 +17,10 @@ import ssl
 from typing import Any
 
 from kubernetes_asyncio.client import Configuration
+from kubernetes_asyncio.config.config_exception import ConfigException
 from kubernetes_asyncio.config.kube_config import KubeConfigLoader
 
-from edgemc.cli.kubeconfig import ClientSettings
+from edgemc.cli.kubeconfig import ClientSettings, KubeconfigError
 from edgemc.runtime.backoff import Backoff
 from edgemc.runtime.client import Client, ClusterConfig, GroupVersionResource, RetryPolicy
 from edgemc.runtime.errors import Forbidden, NotFound
@@ -35,30 +36,46 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 async def cluster_config(settings: ClientSettings) -> ClusterConfig:
-    """Connection settings for the runtime client from a resolved kubeconfig context."""
+    """Connection settings for the runtime client from a resolved kubeconfig context.
+
+    Credentials that cannot be loaded (a certificate file that is missing or not PEM, a
+    failing exec plugin) raise `KubeconfigError` naming the context.
+    """
     configuration = Configuration()
-    loader = KubeConfigLoader(config_dict=settings.loader_config, active_context="context")
-    await loader.load_and_set(configuration)
+    try:
+        loader = KubeConfigLoader(config_dict=settings.loader_config, active_context="context")
+        await loader.load_and_set(configuration)
+        context = _ssl_context(settings, configuration)
+    except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:
+        problem = " ".join(str(err).split()) or type(err).__name__
+        raise KubeconfigError(
+            f'cannot load the credentials of context "{settings.context_name}": {problem}'
+        ) from err
     headers: dict[str, str] = {}
     authorization = configuration.api_key.get("BearerToken")
     if authorization:
         headers["Authorization"] = (
             authorization if " " in authorization else f"Bearer {authorization}"
         )
-    context: ssl.SSLContext | None = None
-    if settings.server.startswith("https"):
-        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
-        if configuration.cert_file:
-            context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
-        if not configuration.verify_ssl:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
     return ClusterConfig(
         server=settings.server,
         ssl=context,
         headers=headers,
         server_hostname=getattr(configuration, "tls_server_name", None) or None,
     )
+
+
+def _ssl_context(settings: ClientSettings, configuration: Configuration) -> ssl.SSLContext | None:
+    """The TLS settings of an https server: CA, client certificate, skip-verify."""
+    if not settings.server.startswith("https"):
+        return None
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class KcpClient:

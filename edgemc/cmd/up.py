@@ -4,7 +4,8 @@ Starts the embedded kcp-compatible server, the simulated edge clusters and the c
 controllers (`--controllers`), prints how to reach them, and with `--example` plays the seed's
 example scenario (`scripts/example1.sh`) against them. Runs until Ctrl-C or SIGTERM; a
 second `up` on the same data directory resumes with all state. Progress goes to stdout;
-the controllers' klog lines go to `DATA_DIR/edgemc.log`.
+the controllers' klog lines go to `DATA_DIR/edgemc.log`. `--faults` and `--edge-faults` make
+the kcp server and every edge cluster's server inject failures (chaos testing by hand).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+from edgemc.embedded.apiserver.faults import FaultConfig
 from edgemc.embedded.env import CENTRAL_CONTROLLERS, DEFAULT_EDGE_CLUSTERS, Environment
 from edgemc.runtime import logging as klog
 
@@ -50,6 +52,23 @@ def edge_cluster_arg(text: str) -> tuple[str, Path | None]:
     return name, Path(config) if sep else None
 
 
+def faults_arg(text: str) -> FaultConfig:
+    """A fault spec, e.g. `drop-watch=0.05,gone=0.1,429=0.02,500=0.02,seed=7`."""
+    try:
+        return FaultConfig.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+FAULTS_HELP = (
+    "comma-separated KEY=VALUE: drop-watch=P (cut a watch after an event), gone=P (410 for "
+    "watches from a resourceVersion), 429=P, 500=P (fractions of requests), retry-after=S, "
+    "latency=DURATION (mean added delay), compact=DURATION (forget watch history that "
+    "often), partition=FOR@EVERY (refuse connections), seed=N; durations take ms, s or m. "
+    "Default: no faults"
+)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m edgemc.cmd up",
@@ -80,6 +99,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--example",
         action="store_true",
         help="also play the seed's example scenario (scripts/example1.sh) and show each stage",
+    )
+    parser.add_argument(
+        "--faults",
+        type=faults_arg,
+        default=FaultConfig(),
+        metavar="SPEC",
+        help=f"faults the kcp server injects into the requests it serves: {FAULTS_HELP}",
+    )
+    parser.add_argument(
+        "--edge-faults",
+        type=faults_arg,
+        default=FaultConfig(),
+        metavar="SPEC",
+        help="faults each edge cluster's API server injects, same SPEC as --faults",
     )
     parser.add_argument(
         "-v", "--v", dest="verbosity", type=int, default=2, help="controllers' log verbosity"
@@ -140,6 +173,8 @@ async def run(args: argparse.Namespace) -> int:
         kind_configs={name: config for name, config in edges if config is not None},
         controllers=args.controllers,
         verbosity=args.verbosity,
+        kcp_faults=args.faults,
+        edge_faults=args.edge_faults,
     )
     _print(f"Starting the kcp-compatible server (data directory {data_dir}) ...")
     stop = asyncio.Event()
@@ -158,6 +193,9 @@ async def run(args: argparse.Namespace) -> int:
         _print(f"edge cluster {name} ready at {edge.url} (context kind-{name})")
     started = ", ".join(env.controllers) if env.controllers else "none (start them by hand)"
     _print(f"controllers: {started}; their log: {data_dir / 'edgemc.log'}")
+    for where, faults in (("kcp server", args.faults), ("edge clusters", args.edge_faults)):
+        if faults != FaultConfig():
+            _print(f"faults injected by the {where}: {faults.spec()}")
     _print(
         "\nTry, in another shell:\n"
         f"  export KUBECONFIG={env.admin_kubeconfig}\n"

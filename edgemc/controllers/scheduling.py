@@ -20,6 +20,12 @@ Resolution rules (spec 5.2, with the original's flaws fixed):
 
 The status explains the result through its `Ready` condition: `Resolved` (True) or, False,
 `InvalidSelector`, `NoLocationSelectors`, `NoLocationMatched`, `LocationSelectsNoSyncTarget`.
+`InvalidSelector` also covers the "what" selectors (`spec.namespaceSelector`,
+`spec.nonNamespacedObjects[].labelSelectors`), which the placement translator reads as
+selecting nothing: the scheduler is where every placement is read, so it reports them too.
+The message names each invalid selector with its parse error, at most `_MESSAGE_ERRORS` of
+them and each cut to `_MESSAGE_ERROR_CHARS` (a placement may hold thousands of selectors
+whose values are of any length; the status must stay far below the request size limit).
 
 Lookups go through an `Inventory`, which may return any superset of the objects a selector
 can match (the resolver re-checks every candidate). `StoreInventory` narrows candidates with
@@ -30,6 +36,8 @@ Locations it could match, not the size of the whole inventory.
 from __future__ import annotations
 
 import functools
+import hashlib
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,6 +72,13 @@ SLICE_SYNC_TARGETS = "slice-synctargets"
 _ANY = "*"
 # At most this many Location names are spelled out in a condition message.
 _MESSAGE_NAMES = 5
+# At most this many selector errors are spelled out in a condition message, each cut to
+# this length: together about 2.5 KB, whatever the size of the placement.
+_MESSAGE_ERRORS = 5
+_MESSAGE_ERROR_CHARS = 500
+# Compiled selectors of this many placements are kept (see `compiled_selectors`). An entry
+# costs about what the placement's selectors cost in the informer cache.
+_COMPILED_PLACEMENTS = 1024
 _EQUALITY_OPERATORS = frozenset({Operator.EQUALS, Operator.DOUBLE_EQUALS, Operator.IN})
 
 
@@ -105,11 +120,55 @@ def compile_selector(raw: Any) -> Selector:
     return compiled
 
 
-def location_selectors(placement: Obj) -> tuple[list[Selector], list[str]]:
+@dataclass(frozen=True)
+class CompiledSelectors:
+    """An EdgePlacement's selectors, compiled: the valid location selectors, and one message
+    per invalid location selector and per invalid "what" selector (`namespaceSelector`,
+    `nonNamespacedObjects[].labelSelectors`)."""
+
+    location: tuple[Selector, ...]
+    location_errors: tuple[str, ...]
+    what_errors: tuple[str, ...]
+
+
+_compiled: OrderedDict[bytes, CompiledSelectors] = OrderedDict()
+
+
+def compiled_selectors(placement: Obj) -> CompiledSelectors:
+    """The placement's compiled selectors, memoised by a digest of the selectors' content.
+
+    Every event of a placement (its status writes included) and every Location event
+    evaluates them again, and a placement may hold thousands of selectors: compiling them
+    each time would hold the event loop for a second or more, where the digest costs a
+    few milliseconds. The least recently used entries are dropped beyond
+    `_COMPILED_PLACEMENTS`.
+    """
+    spec = placement.get("spec") or {}
+    parts = [
+        spec.get(k) for k in ("locationSelectors", "namespaceSelector", "nonNamespacedObjects")
+    ]
+    key = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+    if (hit := _compiled.get(key)) is not None:
+        _compiled.move_to_end(key)
+        return hit
+    selectors, errors = _location_selectors(placement)
+    result = CompiledSelectors(tuple(selectors), tuple(errors), tuple(_what_errors(placement)))
+    _compiled[key] = result
+    if len(_compiled) > _COMPILED_PLACEMENTS:
+        _compiled.popitem(last=False)
+    return result
+
+
+def location_selectors(placement: Obj) -> tuple[tuple[Selector, ...], tuple[str, ...]]:
     """The placement's valid location selectors and one message per invalid one.
 
     A null entry is a nil selector, which selects nothing without being an error.
     """
+    compiled = compiled_selectors(placement)
+    return compiled.location, compiled.location_errors
+
+
+def _location_selectors(placement: Obj) -> tuple[list[Selector], list[str]]:
     selectors: list[Selector] = []
     errors: list[str] = []
     for i, raw in enumerate((placement.get("spec") or {}).get("locationSelectors") or ()):
@@ -120,6 +179,24 @@ def location_selectors(placement: Obj) -> tuple[list[Selector], list[str]]:
         except SelectorError as err:
             errors.append(f"spec.locationSelectors[{i}]: {err}")
     return selectors, errors
+
+
+def _what_errors(placement: Obj) -> list[str]:
+    spec = placement.get("spec") or {}
+    raw: list[tuple[str, Any]] = [("spec.namespaceSelector", spec.get("namespaceSelector"))]
+    for i, ref in enumerate(spec.get("nonNamespacedObjects") or ()):
+        selectors = ref.get("labelSelectors") if isinstance(ref, Mapping) else None
+        for j, sel in enumerate(selectors or ()):
+            raw.append((f"spec.nonNamespacedObjects[{i}].labelSelectors[{j}]", sel))
+    errors: list[str] = []
+    for path, sel in raw:
+        if sel is None:
+            continue  # absent or nil: no error
+        try:
+            compile_selector(sel)
+        except SelectorError as err:
+            errors.append(f"{path}: {err}")
+    return errors
 
 
 def instance_selector(location: Obj) -> Selector:
@@ -288,10 +365,20 @@ def _names(items: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+def _errors(items: list[str]) -> str:
+    shown = "; ".join(
+        e if len(e) <= _MESSAGE_ERROR_CHARS else e[: _MESSAGE_ERROR_CHARS - 3] + "..."
+        for e in items[:_MESSAGE_ERRORS]
+    )
+    more = len(items) - _MESSAGE_ERRORS
+    return f"{shown}; and {more} more invalid selector(s)" if more > 0 else shown
+
+
 def resolve(placement: Obj, inventory: Inventory) -> Resolution:
     """Resolve the placement's Location selectors into destinations (module docstring rules)."""
     raw_selectors = (placement.get("spec") or {}).get("locationSelectors") or []
-    selectors, errors = location_selectors(placement)
+    compiled = compiled_selectors(placement)
+    selectors, errors = compiled.location, [*compiled.location_errors, *compiled.what_errors]
     matched: dict[tuple[str, str], Obj] = {}
     for selector in selectors:
         for location in inventory.candidate_locations(selector):
@@ -321,7 +408,7 @@ def resolve(placement: Obj, inventory: Inventory) -> Resolution:
     count = len(matched)
     summary = f"{len(destinations)} destination(s) from {count} matching Location(s)"
     if errors:
-        reason, message = REASON_INVALID_SELECTOR, "; ".join(errors) + f"; {summary}"
+        reason, message = REASON_INVALID_SELECTOR, f"{_errors(errors)}; {summary}"
     elif not raw_selectors:
         reason = REASON_NO_LOCATION_SELECTORS
         message = "spec.locationSelectors is empty, so no Location is selected"

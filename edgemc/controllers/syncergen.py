@@ -30,6 +30,7 @@ import yaml
 
 from edgemc.apis import edge
 from edgemc.controllers import resources as r
+from edgemc.controllers.app import describe_error
 from edgemc.runtime import AlreadyExists, ApiError, Client, GroupVersionResource
 from edgemc.runtime.cache import cluster_of
 from edgemc.runtime.kcp import split_cluster_url
@@ -257,8 +258,9 @@ async def _token(client: Client, name: str) -> str:
 async def generate(args: argparse.Namespace) -> tuple[str, list[dict[str, Any]]]:
     """Make the syncer identity in the mailbox; return the syncer id and the edge objects."""
     kubeconfig = args.kubeconfig or default_kubeconfig()
-    cluster = await asyncio.to_thread(_current_cluster_entry, kubeconfig, args.context)
+    # The runtime's loading first: its errors name the file, context and problem.
     async with await Client.from_kubeconfig(kubeconfig, args.context) as client:
+        cluster = await asyncio.to_thread(_current_cluster_entry, kubeconfig, args.context)
         base, mailbox_path = split_cluster_url(client.base_url)
         mailbox_name = (mailbox_path or "").rsplit(":", 1)[-1]
         if not mailbox_path or not edge.is_mailbox_workspace_name(mailbox_name):
@@ -389,14 +391,14 @@ def main(argv: list[str] | None = None) -> int:
         ident, objects = asyncio.run(generate(args))
         write_manifest(Path(args.output or f"{args.sync_target}-syncer.yaml"), ident, objects)
     except ApiError as err:
-        # code 0: no HTTP answer; its cause says why (refused, TLS, DNS) more plainly.
-        _fail(f"cannot reach the server: {err.__cause__}" if err.code == 0 else str(err))
+        prefix = "cannot reach the server: " if err.code == 0 else ""
+        _fail(prefix + describe_error(err))
         return 1
-    except (GenError, OSError) as err:
+    except GenError as err:
         _fail(str(err))
         return 1
-    except Exception as err:  # e.g. a kubeconfig the loader rejects: one line, no traceback
-        _fail(f"{type(err).__name__}: {err}")
+    except Exception as err:  # a broken kubeconfig, a file not written: one line
+        _fail(describe_error(err))
         return 1
     return 0
 

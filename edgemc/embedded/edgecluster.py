@@ -6,7 +6,8 @@ port, data directory and CA), reached through the kubeconfig context `kind-guild
 node `guilder-control-plane`, and on first start the namespaces and system Deployments a
 fresh kind cluster shows (kube-system/coredns 2/2, local-path-storage/local-path-provisioner
 1/1). The node is simulated (see `edgemc.embedded.nodesim`): Deployments get ReplicaSets
-and Ready pods, edgemc components in pods run for real in this process, and ConfigMap files
+and Ready pods, edgemc components in pods run for real (in this process, or as child
+processes with `NodeSimOptions(component_processes=True)`), and ConfigMap files
 of `hostPort` pods are served on the host ports of the kind config's `extraPortMappings`.
 
 Pods authenticate as their ServiceAccount with a signed token (the plain server knows only
@@ -15,13 +16,15 @@ lives in the data directory). The plain server authorizes every authenticated us
 
 Stopping and starting again on the same data directory keeps every object, the port, the
 CA and the tokens; `stop_server`/`start_server` restart only the API server while the node
-keeps running (a control-plane outage).
+keeps running (a control-plane outage). `faults` (see `edgemc.embedded.apiserver.faults`)
+are injected by the cluster's API server from its start; `set_faults` changes them at run
+time, and a restarted server carries on with the config and counts of the one it replaces
+(`fault_counts`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -38,6 +41,7 @@ from aiohttp import web
 from edgemc.embedded.apiserver.auth import ServiceAccountTokens
 from edgemc.embedded.apiserver.builtin import BUILTIN_TYPES
 from edgemc.embedded.apiserver.errors import StatusError
+from edgemc.embedded.apiserver.faults import FaultConfig, FaultCounts
 from edgemc.embedded.apiserver.objects import User
 from edgemc.embedded.apiserver.server import ApiServer, ServerConfig
 from edgemc.embedded.nodesim.containers import ComponentResolver, default_resolver
@@ -50,7 +54,8 @@ from edgemc.embedded.nodesim.kindconfig import (
 )
 from edgemc.embedded.nodesim.kinds import DEPLOYMENTS, NODE_TYPE
 from edgemc.embedded.nodesim.simulator import NodeSimOptions, NodeSimulator
-from edgemc.runtime import AlreadyExists, Client, ClusterConfig
+from edgemc.runtime import AlreadyExists, Client, ClusterConfig, ServerError, TooManyRequests
+from edgemc.runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,9 @@ __all__ = [
 # The namespaces of a fresh kind cluster.
 KIND_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system", "local-path-storage")
 _BOOTSTRAPPED = ".kind-bootstrapped"
+# Tries of each system Deployment's create on a first start (a server injecting faults may
+# refuse some); at a 10% refusal rate, 20 tries all fail with a chance of 1e-20.
+_INSTALL_ATTEMPTS = 20
 _SERVICEACCOUNTS = ("", "serviceaccounts", "")
 
 
@@ -134,6 +142,7 @@ class EdgeCluster:
         host_ports: Mapping[int, int] | None = None,
         resolver: ComponentResolver = default_resolver,
         node_options: NodeSimOptions | None = None,
+        faults: FaultConfig | None = None,
     ) -> None:
         self.name = name
         if isinstance(kind_config, str | Path):
@@ -145,6 +154,8 @@ class EdgeCluster:
         self.host_ports = dict(host_ports or {})
         self.resolver = resolver
         self.node_options = node_options or NodeSimOptions()
+        self.faults = faults or FaultConfig()
+        self.fault_counts = FaultCounts()
         self.tokens = ServiceAccountTokens(_signing_key(data_dir))
         self.server: ApiServer | None = None
         self.node: NodeSimulator | None = None
@@ -216,6 +227,12 @@ class EdgeCluster:
         """A token authenticating as ServiceAccount namespace/name (while it exists)."""
         return self.tokens.mint("", namespace, name, uid)
 
+    def set_faults(self, config: FaultConfig) -> None:
+        """Inject `config` from now on (and after restarts); `FaultConfig()` stops injecting."""
+        self.faults = config
+        if self.server is not None:
+            self.server.faults.configure(config)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -286,8 +303,10 @@ class EdgeCluster:
                 data_dir=self.data_dir,
                 initial_namespaces=KIND_NAMESPACES,
                 builtin_types=(*BUILTIN_TYPES, NODE_TYPE),
+                faults=self.faults,
             )
         )
+        server.faults.counts = self.fault_counts
         server.authenticators.append(self._service_account_user(server))
         await server.start()
         self.server = server
@@ -296,6 +315,7 @@ class EdgeCluster:
     async def stop_server(self) -> None:
         """Stop only the API server (the node keeps running and reconnects later)."""
         if self.server is not None:
+            self.faults = self.server.faults.config  # as changed at run time, for the restart
             # aiohttp keeps answering requests on keep-alive connections opened before the
             # stop; they must be refused and closed (clients then reconnect to the restarted
             # server), not served by a server whose store is closed.
@@ -327,7 +347,19 @@ class EdgeCluster:
         return authenticate
 
     async def _install_system_deployments(self) -> None:
+        # Creates are not retried by the client; a refusal that is safe to repeat (429, 5xx,
+        # e.g. injected faults) is retried here, a bounded number of times.
+        backoff = Backoff(initial=0.05, cap=1.0)
         async with Client(self.client_config()) as client:
             for deploy in SYSTEM_DEPLOYMENTS:
-                with contextlib.suppress(AlreadyExists):
-                    await client.create(DEPLOYMENTS, deploy)
+                for attempt in range(_INSTALL_ATTEMPTS):
+                    try:
+                        await client.create(DEPLOYMENTS, deploy)
+                    except AlreadyExists:
+                        pass
+                    except (ServerError, TooManyRequests):
+                        if attempt + 1 == _INSTALL_ATTEMPTS:
+                            raise
+                        await asyncio.sleep(backoff.delay(attempt))
+                        continue
+                    break

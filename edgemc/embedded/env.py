@@ -8,7 +8,9 @@ names them; florin and guilder get the seed's kind port mappings unless a kind c
 given. The controllers run with `DATA_DIR/espw.kubeconfig`
 (admin.kubeconfig with the current context on `root:espw`, as after `kubectl ws root:espw`);
 they wait until the edge service provider workspace and its `edge.kcp.io` export exist, so
-the seed's Stage 1 commands that make them work unchanged.
+the seed's Stage 1 commands that make them work unchanged. `kcp_faults` and `edge_faults`
+(`FaultConfig`s, see `edgemc.embedded.apiserver.faults`) are injected from the start by the
+kcp server and by every edge cluster's server respectively.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 
 from edgemc.cmd.components import find
 from edgemc.controllers.app import running
+from edgemc.embedded.apiserver.faults import FaultConfig
 from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
 from edgemc.embedded.apiserver.server import ServerConfig
 from edgemc.embedded.bootstrap import ESPW_PATH, workspace_kubeconfig
@@ -47,6 +50,9 @@ class Environment:
     kind_configs: dict[str, Path] = field(default_factory=dict)
     controllers: tuple[str, ...] = CENTRAL_CONTROLLERS
     verbosity: int = 2
+    # Faults injected by the kcp server and by each edge cluster's server (none by default).
+    kcp_faults: FaultConfig = field(default_factory=FaultConfig)
+    edge_faults: FaultConfig = field(default_factory=FaultConfig)
     kcp: KcpServer | None = None
     edges: dict[str, EdgeCluster] = field(default_factory=dict)
     _running: AsyncExitStack = field(default_factory=AsyncExitStack)
@@ -64,7 +70,9 @@ class Environment:
         return self.data_dir / "espw.kubeconfig"
 
     async def start(self) -> None:
-        self.kcp = build_kcp_server(ServerConfig(port=self.kcp_port, data_dir=self.data_dir))
+        self.kcp = build_kcp_server(
+            ServerConfig(port=self.kcp_port, data_dir=self.data_dir, faults=self.kcp_faults)
+        )
         await self.kcp.start()
         self.kcp.write_kubeconfig(self.admin_kubeconfig)
         for name in self.edge_clusters:
@@ -72,6 +80,7 @@ class Environment:
                 name,
                 kind_config=self.kind_configs.get(name) or SEED_CONFIGS.get(name),
                 data_dir=self.data_dir / "edge" / name,
+                faults=self.edge_faults,
             )
             self.edges[name] = edge
             await edge.start()

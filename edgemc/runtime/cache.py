@@ -26,8 +26,8 @@ IndexFunc = Callable[[Obj], Iterable[str]]
 
 def cluster_of(obj: Obj) -> str:
     """The logical cluster an object lives in (`kcp.io/cluster`), "" when not on kcp."""
-    annotations = obj.get("metadata", {}).get("annotations")
-    return (annotations or {}).get(CLUSTER_ANNOTATION, "")
+    notes = obj.get("metadata", {}).get("annotations")
+    return notes.get(CLUSTER_ANNOTATION, "") if notes else ""
 
 
 def make_key(cluster: str, namespace: str, name: str) -> str:
@@ -43,12 +43,16 @@ def object_key(obj: Obj) -> str:
 
 def meta_key(meta: Obj) -> str:
     """The store key of an object with this `metadata`."""
-    annotations = meta.get("annotations")
-    cluster = annotations.get(CLUSTER_ANNOTATION, "") if annotations else ""
-    namespace = meta.get("namespace") or ""
+    # make_key, spelled out: this runs once per watch event. (Not `annotations`: CPython 3.11
+    # makes a bound method for every call on a local named like an import, such as the
+    # `annotations` of `from __future__ import annotations`.)
+    notes = meta.get("annotations")
+    cluster = notes.get(CLUSTER_ANNOTATION) if notes else None
+    namespace = meta.get("namespace")
     name = meta.get("name", "")
-    local = f"{namespace}/{name}" if namespace else name
-    return f"{cluster}|{local}" if cluster else local
+    if namespace:
+        return f"{cluster}|{namespace}/{name}" if cluster else f"{namespace}/{name}"
+    return f"{cluster}|{name}" if cluster else name
 
 
 def split_key(key: str) -> tuple[str, str, str]:

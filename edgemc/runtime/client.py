@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -118,32 +117,44 @@ class ClusterConfig:
     async def from_kubeconfig(
         cls, path: str | None = None, context: str | None = None
     ) -> ClusterConfig:
-        """Load with kubernetes-asyncio's loader: token, client certs, CA, skip-verify, exec."""
-        from kubernetes_asyncio.client import Configuration
-        from kubernetes_asyncio.config import kube_config
+        """Load with kubernetes-asyncio's loader: token, client certs, CA, skip-verify, exec.
 
+        A kubeconfig that cannot be used raises `KubeconfigError`, whose one-line message
+        names the file, the context and the problem (see `edgemc.runtime.kubeconfig`).
+        """
+        from edgemc.runtime.kubeconfig import KubeconfigError, check_kubeconfig
         from edgemc.runtime.options import default_kubeconfig
 
+        path = path or default_kubeconfig()
+        name = await asyncio.to_thread(check_kubeconfig, path, context)
+        # Imported here: the package takes a good part of a second to import, which a
+        # process with a broken kubeconfig (or one that never loads one) need not pay.
+        from kubernetes_asyncio.client import Configuration
+        from kubernetes_asyncio.config import kube_config
+        from kubernetes_asyncio.config.config_exception import ConfigException
+
         cfg = Configuration()
-        loader = await kube_config.load_kube_config(
-            config_file=path or default_kubeconfig(),
-            context=context,
-            client_configuration=cfg,
-            persist_config=False,
-        )
+        try:
+            loader = await kube_config.load_kube_config(
+                config_file=path, context=name, client_configuration=cfg, persist_config=False
+            )
+            ctx: ssl.SSLContext | bool | None = None
+            if cfg.host.startswith("https"):
+                ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
+                if cfg.cert_file:
+                    ctx.load_cert_chain(cfg.cert_file, cfg.key_file or None)
+                if not cfg.verify_ssl:
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+        # What the checks above cannot foresee: unreadable PEM data, a failing exec plugin...
+        except (ConfigException, OSError, ValueError, TypeError, KeyError) as err:
+            problem = " ".join(str(err).split()) or type(err).__name__
+            raise KubeconfigError(f'kubeconfig "{path}", context "{name}": {problem}') from err
         headers: dict[str, str] = {}
         token = cfg.api_key.get("BearerToken") or cfg.api_key.get("authorization")
         token = (token or "").strip()  # a tokenFile's trailing newline is not part of it
         if token:
             headers["Authorization"] = token if " " in token else f"Bearer {token}"
-        ctx: ssl.SSLContext | bool | None = None
-        if cfg.host.startswith("https"):
-            ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
-            if cfg.cert_file:
-                ctx.load_cert_chain(cfg.cert_file, cfg.key_file or None)
-            if not cfg.verify_ssl:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
         refresh: AuthRefresher | None = None
         user = getattr(loader, "_user", None)
         if user is not None and "exec" in user:
@@ -586,8 +597,13 @@ class WatchStream:
     The stream ends (StopAsyncIteration) when the server ends the response (its timeout,
     or a clean close). A connection that breaks mid-stream raises `ApiError` code 0; an
     ERROR event raises the typed error in it (after the events before it). Either way the
-    stream is closed. `next_batch` hands out all events that have arrived at once, which
-    saves a coroutine step per event for busy consumers such as informers.
+    stream is closed.
+
+    `next_batch` hands out the events that have arrived at once, which saves a coroutine
+    step per event for busy consumers such as informers. A batch decodes each event only
+    when the consumer reaches it, so the consumer handles each object while it is still in
+    the CPU cache, before the next one is decoded (decoding a batch of a few hundred events
+    up front made an informer about a fifth slower).
     """
 
     def __init__(
@@ -604,9 +620,8 @@ class WatchStream:
         read_timeout = None if timeout_seconds is None else timeout_seconds + 30
         self._timeout = aiohttp.ClientTimeout(total=None, sock_read=read_timeout)
         self._resp: aiohttp.ClientResponse | None = None
-        self._partial: list[bytes] = []
-        self._batch: deque[tuple[str, Obj]] = deque()
-        self._error: ApiError | None = None
+        self._partial: list[bytes] = []  # the start of a line whose end has not arrived
+        self._batch: Iterator[tuple[str, Obj]] | None = None  # what `__anext__` hands out
         self._closed = False
 
     async def open(self) -> WatchStream:
@@ -618,6 +633,9 @@ class WatchStream:
         return self
 
     async def close(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
         self._closed = True
         if self._resp is not None:
             self._resp.close()
@@ -633,35 +651,47 @@ class WatchStream:
         return self
 
     async def __anext__(self) -> tuple[str, Obj]:
-        if not self._batch:
-            self._batch.extend(await self.next_batch())
-            if not self._batch:
+        while True:
+            if self._batch is not None:
+                event = next(self._batch, None)
+                if event is not None:
+                    return event
+            self._batch = await self.next_batch()
+            if self._batch is None:
                 raise StopAsyncIteration
-        return self._batch.popleft()
 
-    async def next_batch(self) -> list[tuple[str, Obj]]:
-        """The events received so far (waiting for at least one); [] once the stream ended."""
-        if self._error is not None:
-            err, self._error = self._error, None
-            raise err
-        lines = await self._read_lines()
-        events: list[tuple[str, Obj]] = []
+    async def next_batch(self) -> Iterator[tuple[str, Obj]] | None:
+        """The events received so far (waiting for at least one); None once the stream ended.
+
+        The batch decodes as it is iterated; iterating past an ERROR event raises its error.
+        """
+        spans = await self._read_lines()
+        return self._decode(spans) if spans else None
+
+    def _decode(self, spans: list[tuple[bytes, int, int]]) -> Iterator[tuple[str, Obj]]:
         loads = orjson.loads
-        for line in lines:
-            event = loads(line)
-            kind = event.get("type", "")
-            obj = event.get("object") or {}
-            if kind == "ERROR":
-                await self.close()
-                err = error_from_status(obj)
-                if not events:
-                    raise err
-                self._error = err  # deliver what came before it first
-                break
-            events.append((kind, obj))
-        return events
+        for data, start, end in spans:
+            # Lines are decoded from views of the received data: splitting would copy it all.
+            view = memoryview(data)
+            find = data.find
+            while start < end:
+                newline = find(b"\n", start, end)
+                if newline > start:
+                    event = loads(view[start:newline])
+                    kind = event.get("type", "")
+                    obj = event.get("object") or {}
+                    if kind == "ERROR":
+                        self._close()
+                        raise error_from_status(obj)
+                    yield kind, obj
+                start = newline + 1
 
-    async def _read_lines(self) -> list[bytes]:
+    async def _read_lines(self) -> list[tuple[bytes, int, int]]:
+        """Whole lines received so far, as (data, start, end) spans ending in a newline.
+
+        [] once the stream ended. The part of a line that has arrived is kept until its end
+        does; only that part is copied.
+        """
         while not self._closed:
             if self._resp is None:
                 await self.open()
@@ -669,23 +699,26 @@ class WatchStream:
             try:
                 chunk = await self._resp.content.readany()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                await self.close()
+                self._close()
                 raise ApiError(0, "ConnectionError", f"watch broken: {exc!r}") from exc
             if not chunk:
-                await self.close()
+                self._close()
                 break
-            if b"\n" not in chunk:
+            first = chunk.find(b"\n")
+            if first < 0:
                 self._partial.append(chunk)
                 continue
+            spans: list[tuple[bytes, int, int]] = []
+            start = 0
             if self._partial:
-                self._partial.append(chunk)
-                chunk = b"".join(self._partial)
+                self._partial.append(chunk[: first + 1])
+                head = b"".join(self._partial)
                 self._partial = []
-            lines = chunk.split(b"\n")
-            tail = lines.pop()
-            if tail:
-                self._partial.append(tail)
-            lines = [line for line in lines if line]
-            if lines:
-                return lines
+                spans.append((head, 0, len(head)))
+                start = first + 1
+            end = chunk.rfind(b"\n") + 1
+            spans.append((chunk, start, end))
+            if end < len(chunk):
+                self._partial.append(chunk[end:])
+            return spans
         return []

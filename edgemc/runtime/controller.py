@@ -48,8 +48,8 @@ class Key(NamedTuple):
     def of(cls, obj: Obj) -> Key:
         """The key of an object (cluster from its `kcp.io/cluster` annotation)."""
         meta = obj["metadata"]
-        annotations = meta.get("annotations")
-        cluster = annotations.get(CLUSTER_ANNOTATION, "") if annotations else ""
+        notes = meta.get("annotations")  # (see cache.meta_key for why not `annotations`)
+        cluster = notes.get(CLUSTER_ANNOTATION, "") if notes else ""
         # tuple.__new__ skips the generated Python-level __new__: this runs once per event.
         return _new_tuple(cls, (cluster, meta.get("namespace") or "", meta["name"]))
 
@@ -126,13 +126,16 @@ class Controller:
         if mapper is None:  # an object's own key, which cannot change between versions
             of = Key.of
 
-            def own_key(obj: Obj, new: Obj | None = None) -> None:
-                add(of(obj if new is None else new))
+            def own_key_added(obj: Obj) -> None:
+                add(of(obj))
+
+            def own_key_updated(old: Obj, new: Obj) -> None:
+                add(of(new))
 
             def own_key_deleted(obj: Obj | DeletedFinalStateUnknown) -> None:
                 add(of(final_state(obj)))
 
-            informer.add_handler(own_key, own_key, own_key_deleted)
+            informer.add_handler(own_key_added, own_key_updated, own_key_deleted)
             self.informers.append(informer)
             return
         map_keys: Mapper = mapper
@@ -181,13 +184,17 @@ class Controller:
         self._log.info("Stopped workers")
 
     async def _worker(self, worker: int) -> None:
+        # Everything used per key is bound once: a worker may run thousands of keys a second.
         queue = self.queue
+        get_nowait, forget, done = queue.get_nowait, queue.forget, queue.done
         stats = self._stats
+        results = stats.results
+        observe = stats.reconcile_time.observe
         reconcile = self.reconcile
         perf_counter = time.perf_counter
         while True:
             # Queued work is taken without a coroutine round trip; `get` waits for more.
-            key = queue.get_nowait()
+            key = get_nowait()
             if key is None and (key := await queue.get()) is None:
                 return
             stats.active_workers += 1
@@ -198,14 +205,14 @@ class Controller:
                 self._failed(key, worker, err)
             else:
                 if result is None or result.action == "done":
-                    queue.forget(key)
-                    stats.results["success"] += 1
+                    forget(key)
+                    results["success"] += 1
                 else:
                     self._requeue(key, result)
             finally:
-                stats.reconcile_time.observe(perf_counter() - start)
+                observe(perf_counter() - start)
                 stats.active_workers -= 1
-                queue.done(key)
+                done(key)
 
     def _failed(self, key: Key, worker: int, err: Exception) -> None:
         """A reconcile raised: retry the key with backoff, or drop it if it cannot succeed."""

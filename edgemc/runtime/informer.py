@@ -93,6 +93,10 @@ class Informer:
         self.options = options or InformerOptions()
         self.store = Store(indexers)
         self._handlers: list[EventHandler] = []
+        # The handlers' callbacks per event type, without the Nones: delivery is per event.
+        self._on_add: tuple[OnAdd, ...] = ()
+        self._on_update: tuple[OnUpdate, ...] = ()
+        self._on_delete: tuple[OnDelete, ...] = ()
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._resync_task: asyncio.Task[None] | None = None
@@ -113,6 +117,7 @@ class Informer:
         """Register callbacks; if the cache is already filled, `on_add` sees every object."""
         handler = EventHandler(on_add, on_update, on_delete)
         self._handlers.append(handler)
+        self._index_callbacks()
         if self._synced.is_set() and on_add is not None:
             for obj in self.store.list():
                 try:
@@ -123,6 +128,13 @@ class Informer:
 
     def remove_handler(self, handler: EventHandler) -> None:
         self._handlers.remove(handler)
+        self._index_callbacks()
+
+    def _index_callbacks(self) -> None:
+        handlers = self._handlers
+        self._on_add = tuple(h.on_add for h in handlers if h.on_add is not None)
+        self._on_update = tuple(h.on_update for h in handlers if h.on_update is not None)
+        self._on_delete = tuple(h.on_delete for h in handlers if h.on_delete is not None)
 
     def add_indexers(self, indexers: dict[str, Callable[[Obj], list[str]]]) -> None:
         self.store.add_indexers(indexers)
@@ -242,30 +254,24 @@ class Informer:
             allow_watch_bookmarks=True,
             timeout_seconds=timeout,
         )
-        store = self.store
+        upsert = self.store.upsert
         async with stream:
             self.watches += 1
-            while batch := await stream.next_batch():
+            while (batch := await stream.next_batch()) is not None:
                 for kind, obj in batch:
                     meta = obj.get("metadata") or {}
-                    rv = meta.get("resourceVersion")
-                    if kind == "BOOKMARK":
-                        if rv:
-                            self.last_resource_version = rv
-                        continue
-                    key = meta_key(meta)
                     if kind == "MODIFIED" or kind == "ADDED":
-                        old = store.upsert(obj, key)
+                        old = upsert(obj, meta_key(meta))
                         if old is None:
                             self._deliver_add(obj)
                         else:
                             self._deliver_update(old, obj)
                     elif kind == "DELETED":
-                        store.delete(key)
+                        self.store.delete(meta_key(meta))
                         self._deliver_delete(obj)
-                    else:
+                    elif kind != "BOOKMARK":
                         self._log.v(2).info("Ignoring unknown watch event", type=kind)
-                    if rv:
+                    if rv := meta.get("resourceVersion"):
                         self.last_resource_version = rv
 
     async def _resync_loop(self) -> None:
@@ -280,28 +286,25 @@ class Informer:
     # -- delivery -----------------------------------------------------------------------
 
     def _deliver_add(self, obj: Obj) -> None:
-        for h in self._handlers:
-            if h.on_add is not None:
-                try:
-                    h.on_add(obj)
-                except Exception as err:
-                    self._handler_failed(err)
+        for on_add in self._on_add:
+            try:
+                on_add(obj)
+            except Exception as err:
+                self._handler_failed(err)
 
     def _deliver_update(self, old: Obj, new: Obj) -> None:
-        for h in self._handlers:
-            if h.on_update is not None:
-                try:
-                    h.on_update(old, new)
-                except Exception as err:
-                    self._handler_failed(err)
+        for on_update in self._on_update:
+            try:
+                on_update(old, new)
+            except Exception as err:
+                self._handler_failed(err)
 
     def _deliver_delete(self, obj: Obj | DeletedFinalStateUnknown) -> None:
-        for h in self._handlers:
-            if h.on_delete is not None:
-                try:
-                    h.on_delete(obj)
-                except Exception as err:
-                    self._handler_failed(err)
+        for on_delete in self._on_delete:
+            try:
+                on_delete(obj)
+            except Exception as err:
+                self._handler_failed(err)
 
     def _handler_failed(self, err: Exception) -> None:
         self._log.error("Event handler failed", err, exc_info=True)

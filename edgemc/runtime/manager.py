@@ -1,9 +1,10 @@
 """Manager: the lifecycle of a component's informers and controllers, health, metrics, signals.
 
-Start order: the /healthz, /readyz and /metrics endpoints; informers (caches fill even
-while waiting to become leader, so a new leader starts warm); the leader Lease if enabled;
-then each controller once its informers have synced. /readyz answers 200 once every
-informer has synced.
+Start order: the /healthz, /readyz and /metrics endpoints (or earlier, with
+`serve_endpoints`, for a component that first waits for its API server); informers (caches
+fill even while waiting to become leader, so a new leader starts warm); the leader Lease if
+enabled; then each controller once its informers have synced. /readyz answers 200 once
+every informer has synced.
 
 Stop order (SIGINT/SIGTERM or `request_stop`): controllers stop taking work and their
 in-flight reconciles finish (bounded by `graceful_shutdown_timeout`), then informers and
@@ -88,6 +89,7 @@ class Manager:
         self._elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: list[web.AppRunner] = []
+        self._serving = False
         self._stop = asyncio.Event()
         self._started = False
         self._stopped = False
@@ -113,7 +115,7 @@ class Manager:
 
     async def start(self) -> None:
         """Serve endpoints, start informers, elect, start controllers; returns when running."""
-        await self._serve()
+        await self.serve_endpoints()
         self.informers.start()
         for run, needs_leader in self._runnables:
             if not needs_leader:
@@ -139,6 +141,16 @@ class Manager:
                 self._spawn(run)
         await self.informers.wait_for_sync()
         self._log.info("Manager started", controllers=len(self.controllers))
+
+    async def serve_endpoints(self) -> None:
+        """Serve /healthz, /readyz (503 until started and synced) and /metrics; idempotent.
+
+        `start` does this first; calling it earlier keeps a component that is still
+        waiting for its API server visible to probes. `stop` closes the endpoints.
+        """
+        if not self._serving:
+            self._serving = True
+            await self._serve()
 
     def request_stop(self, exit_code: int = 0) -> None:
         """Ask a running `run_until_stopped` to stop (safe from signal handlers)."""

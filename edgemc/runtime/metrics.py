@@ -4,7 +4,8 @@ Work-queue and reconcile metrics change on every event, so they are kept as plai
 numbers per queue / controller name (`QueueStats`, `ControllerStats`; no locks: one event
 loop updates them) and turned into Prometheus samples only when scraped, by a collector
 registered once in prometheus-client's default registry. prometheus-client's own metric
-objects take a lock per update, which cost more than the rest of the event pipeline.
+objects take a lock per update, which cost more than the rest of the event pipeline. A
+queue's depth is not counted at all: it is read from the queue when scraped.
 
 All series are module-level and told apart by labels (`name` for queues, `controller` for
 controllers): creating many queues, controllers or managers in one process (as tests do)
@@ -13,8 +14,9 @@ adds label values, never duplicate registrations. Stats of a name live for the p
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 
 from prometheus_client import REGISTRY, Counter
 from prometheus_client.core import (
@@ -40,17 +42,15 @@ RESULTS = ("success", "error", "requeue", "requeue_after")
 class Histogram:
     """Bucket counts and sum of observations, exposed as a Prometheus histogram."""
 
-    __slots__ = ("bounds", "count", "counts", "sum")
+    __slots__ = ("bounds", "counts", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
         self.counts = [0] * (len(bounds) + 1)  # last = above every bound (+Inf)
-        self.count = 0
         self.sum = 0.0
 
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
-        self.count += 1
         self.sum += value
 
     def buckets(self) -> list[tuple[str, float]]:
@@ -59,21 +59,30 @@ class Histogram:
         for bound, n in zip(self.bounds, self.counts, strict=False):
             cumulative += n
             out.append((floatToGoString(bound), cumulative))
-        out.append(("+Inf", self.count))
+        out.append(("+Inf", cumulative + self.counts[-1]))
         return out
 
 
 class QueueStats:
     """workqueue_* metrics of one queue name."""
 
-    __slots__ = ("adds", "depth", "queue_duration", "retries", "work_duration")
+    __slots__ = ("_queue", "adds", "queue_duration", "retries", "work_duration")
 
     def __init__(self) -> None:
-        self.depth = 0
+        self._queue: weakref.ref[Sized] | None = None
         self.adds = 0
         self.retries = 0
         self.queue_duration = Histogram(QUEUE_BUCKETS)
         self.work_duration = Histogram(QUEUE_BUCKETS)
+
+    def track_depth(self, queue: Sized) -> None:
+        """Report `len(queue)` as the depth; of several queues with one name, the newest."""
+        self._queue = weakref.ref(queue)
+
+    @property
+    def depth(self) -> int:
+        queue = self._queue() if self._queue is not None else None
+        return 0 if queue is None else len(queue)
 
 
 class ControllerStats:

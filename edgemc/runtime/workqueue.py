@@ -60,12 +60,13 @@ class WorkQueue(Generic[T]):
     ) -> None:
         self.name = name
         self._clock: Clock = clock or LoopClock()
-        self._limiter: RateLimiter = rate_limiter or default_controller_rate_limiter(
-            self._clock.now
-        )
+        self._now = self._clock.now
+        self._limiter: RateLimiter = rate_limiter or default_controller_rate_limiter(self._now)
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()  # items waiting to be processed (queued or re-added)
-        self._processing: set[T] = set()
+        # Items handed out and not yet done, with the time they were handed out (0.0 without
+        # metrics).
+        self._processing: dict[T, float] = {}
         self._getters: deque[asyncio.Future[None]] = deque()
         # Delayed adds: one timer per distinct item (bounded by the number of keys).
         self._waiting: dict[T, tuple[float, Timer]] = {}
@@ -74,21 +75,23 @@ class WorkQueue(Generic[T]):
         self._drain = True
         self._finished: asyncio.Event | None = None
         self._metrics = metrics.queue_stats(name) if name else None
-        self._added_at: dict[T, float] = {}
-        self._started_at: dict[T, float] = {}
+        if self._metrics is not None:
+            self._metrics.track_depth(self)
+        # With metrics: when each queued item was queued, in `_queue`'s order.
+        self._queued_at: deque[float] = deque()
 
     # -- adding -------------------------------------------------------------------------
 
     def add(self, item: T) -> None:
         """Queue `item` unless it is already waiting; ignored after shutdown."""
-        if self._shutting_down or item in self._dirty:
+        dirty = self._dirty
+        if self._shutting_down or item in dirty:
             return
-        if self._metrics:
+        dirty.add(item)
+        if self._metrics is not None:
             self._metrics.adds += 1
-        self._dirty.add(item)
-        if item in self._processing:
-            return  # queued again by `done`
-        self._push(item)
+        if item not in self._processing:  # else `done` queues it again
+            self._push(item)
 
     def add_after(self, item: T, delay: float) -> None:
         """Add `item` once `delay` seconds have passed; an earlier pending time wins."""
@@ -129,7 +132,7 @@ class WorkQueue(Generic[T]):
 
     async def get(self) -> T | None:
         """The next item, waiting for one; None once the queue is shut down (and drained)."""
-        while not self._queue or (self._shutting_down and not self._drain):
+        while (item := self.get_nowait()) is None:
             if self._shutting_down and (not self._drain or not self._processing):
                 return None
             fut = asyncio.get_running_loop().create_future()
@@ -142,37 +145,32 @@ class WorkQueue(Generic[T]):
                 else:
                     fut.cancel()
                 raise
-        return self._take()
+        return item
 
     def get_nowait(self) -> T | None:
         """The next item if one can be handed out at once, else None (never waits).
 
         Workers call it before `get` to skip a coroutine round trip when work is queued.
         """
-        if not self._queue or (self._shutting_down and not self._drain):
+        queue = self._queue
+        if not queue or (self._shutting_down and not self._drain):
             return None
-        return self._take()
-
-    def _take(self) -> T:
-        item = self._queue.popleft()
-        self._processing.add(item)
+        item = queue.popleft()
         self._dirty.discard(item)
-        if self._metrics:
-            now = self._clock.now()
-            self._metrics.depth = len(self._queue)
-            added = self._added_at.pop(item, None)
-            if added is not None:
-                self._metrics.queue_duration.observe(now - added)
-            self._started_at[item] = now
+        stats = self._metrics
+        if stats is None:
+            self._processing[item] = 0.0
+            return item
+        now = self._processing[item] = self._now()
+        stats.queue_duration.observe(now - self._queued_at.popleft())
         return item
 
     def done(self, item: T) -> None:
         """Release `item` after processing; if it was re-added meanwhile, queue it again."""
-        self._processing.discard(item)
-        if self._metrics:
-            started = self._started_at.pop(item, None)
-            if started is not None:
-                self._metrics.work_duration.observe(self._clock.now() - started)
+        started = self._processing.pop(item, None)
+        stats = self._metrics
+        if stats is not None and started is not None:
+            stats.work_duration.observe(self._now() - started)
         if item in self._dirty:
             self._push(item)
         if self._shutting_down:
@@ -220,10 +218,10 @@ class WorkQueue(Generic[T]):
 
     def _push(self, item: T) -> None:
         self._queue.append(item)
-        if self._metrics:
-            self._metrics.depth = len(self._queue)
-            self._added_at.setdefault(item, self._clock.now())
-        self._wake_one()
+        if self._metrics is not None:
+            self._queued_at.append(self._now())
+        if self._getters:
+            self._wake_one()
 
     def _wake_one(self) -> None:
         while self._getters:

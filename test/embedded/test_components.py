@@ -308,7 +308,11 @@ async def test_crashing_component_restarts_with_backoff(
     (status,) = pod["status"]["containerStatuses"]
     assert status["restartCount"] == 2
     assert status["lastState"]["terminated"]["exitCode"] == 1
-    assert probe.runs == 3 and probe.running
+
+    async def third_run_going() -> bool:  # the container runs before its component builds
+        return probe.runs == 3 and probe.running
+
+    await wait_for(third_run_going, within=10, what="the third run built and running")
     rows = table((await k.arun("get", "pods", "-n", NS)).stdout)
     assert rows[1][1:4] == ["1/1", "Running", "2"]
 

@@ -5,6 +5,12 @@ label of that key, else its annotation; unknown keys stay as written and `%%` be
 `apply_replacements` sets JSON values at JSONPaths of the subset grammar `$`, `.name`,
 `.<int>`, `[<int>]`, `['name']`, `["name"]` and `*` (all members), creating missing map
 members along definite paths.
+
+`customize` refuses (with `CustomizationError`, never another exception) what would not be a
+copy of the same object: a result that is not an object or has another apiVersion, kind,
+name or namespace (the copy would be created under another identity, then deleted as not
+desired, over and over). Paths deeper than `MAX_PATH_STEPS` and values nested too deeply
+to parse are refused too.
 """
 
 from __future__ import annotations
@@ -18,6 +24,11 @@ from typing import Any
 from edgemc.apis.edge import ANNOTATION_CUSTOMIZER, ANNOTATION_EXPAND_PARAMETERS, Replacement
 
 _PARAM = re.compile(r"%%|%\(([^)]*)\)")
+# Longest JSONPath accepted. A stored object nests at most 128 levels (the API server's
+# limit), so a longer path can never be stored; the bound also keeps `_set`'s recursion
+# far from Python's limit.
+MAX_PATH_STEPS = 100
+_IDENTITY = (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"))
 
 
 class CustomizationError(ValueError):
@@ -74,6 +85,10 @@ def parse_path(path: str) -> list[str | int]:
         else:
             steps.append(token)
         pos = match.end()
+        if len(steps) > MAX_PATH_STEPS:
+            raise CustomizationError(
+                f"JSONPath {path[:100]!r}... has more than {MAX_PATH_STEPS} steps"
+            )
     return steps
 
 
@@ -117,6 +132,8 @@ def apply_replacements(
             value = json.loads(text)
         except json.JSONDecodeError as err:
             raise CustomizationError(f"value for {path} is not JSON: {err}") from None
+        except RecursionError:
+            raise CustomizationError(f"value for {path} is nested too deeply") from None
         obj = _set(obj, parse_path(path), value, path)
     return obj
 
@@ -159,6 +176,21 @@ def customize(
     if expand_obj and params is not None:
         out = expand_parameters(out, params)
     if customizer is not None:
-        reps = [Replacement.model_validate(r) for r in customizer.get("replacements") or []]
+        try:
+            reps = [Replacement.model_validate(r) for r in customizer.get("replacements") or []]
+        except ValueError as err:
+            raise CustomizationError(f"invalid replacements: {err}") from None
         out = apply_replacements(out, reps, params if expand_customizer else None)
+    if not isinstance(out, dict) or not isinstance(out.get("metadata"), dict):
+        raise CustomizationError("the result is not an object with metadata")
+    for steps in _IDENTITY:
+        if _get(out, steps) != _get(obj, steps):
+            raise CustomizationError(f"{'.'.join(steps)} may not be changed")
     return out
+
+
+def _get(obj: Mapping[str, Any], steps: tuple[str, ...]) -> Any:
+    node: Any = obj
+    for step in steps:
+        node = node.get(step) if isinstance(node, Mapping) else None
+    return node

@@ -26,12 +26,15 @@ Choices beyond the original (spec 6.7, 10.2):
   `default` of their workspace) instead of a silent last-writer-wins.
 * Top-level fields removed from a source are removed from its copies; `status` is never
   copied (in a mailbox it belongs to the syncer's status return).
+* An object the API accepted but the translator cannot use is named by a Warning Event
+  (`events.py`) and the rest goes on: a Customizer that cannot be applied or is missing
+  (the object is copied unchanged), a copy the mailbox refuses (the others of its resource
+  and namespace are still written), an EdgePlacement naming resources never propagated.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +43,7 @@ import orjson
 from pydantic import ValidationError
 
 from edgemc.apis import edge
-from edgemc.apis.meta import Condition, format_timestamp, set_condition
+from edgemc.apis.meta import Condition, set_condition
 from edgemc.controllers import resources as r
 from edgemc.controllers.placement.classes import GroupResource, goes_to_mailbox, is_system_object
 from edgemc.controllers.placement.customize import (
@@ -49,6 +52,7 @@ from edgemc.controllers.placement.customize import (
     customizer_reference,
     wants_expansion,
 )
+from edgemc.controllers.placement.events import EventRecorder, Report
 from edgemc.controllers.placement.plan import (
     MailboxPlan,
     WorkloadInputs,
@@ -69,6 +73,7 @@ from edgemc.controllers.placement.what import (
 )
 from edgemc.runtime import (
     AlreadyExists,
+    ApiError,
     Client,
     Conflict,
     Controller,
@@ -88,6 +93,16 @@ log = get_logger("edgemc.controllers.placement")
 FIELD_MANAGER = "placement-translator"
 CONDITION_CONFLICT = "WorkloadConflict"
 """EdgePlacement condition owned by the translator: True while a copied object collides."""
+# Reasons of the Warning Events about objects that cannot be used as they are (`events.py`).
+REFUSED = "CopyRefused"
+"""The mailbox refused a copy (it stays out of the mailbox until its source changes)."""
+REFUSED_CODES = frozenset({400, 413, 422})
+UNSUPPORTED = "UnsupportedResource"
+"""An EdgePlacement names resources that are never propagated."""
+CUSTOMIZER_NOT_FOUND = "CustomizerNotFound"
+"""A workload object names a Customizer that does not exist; it is copied unchanged."""
+CUSTOMIZATION_FAILED = "CustomizationFailed"
+"""A Customizer cannot be applied to an object naming it; the object is copied unchanged."""
 PROJECTED_SELECTOR = f"{edge.LABEL_PROJECTED}={edge.PROJECTED_VALUE}"
 PLAN_KEY = Key("", "", "plan")
 REDISCOVER = "rediscover"
@@ -170,6 +185,7 @@ class Translator:
         # (mailbox name, group, resource, namespace, name) -> workload workspaces in conflict
         self.conflicts: dict[tuple[str, str, str, str, str], tuple[str, ...]] = {}
         self.writes: dict[str, int] = {"create": 0, "update": 0, "delete": 0}
+        self.events = EventRecorder(allclusters, FIELD_MANAGER)
         self._planned = False
         # informer -> the task that reacts to its first sync
         self._tasks: dict[Informer, asyncio.Task[None]] = {}
@@ -348,11 +364,15 @@ class Translator:
                 placement = self._placement(obj)
                 if placement is not None:
                     if bad := unsupported_references(placement):
+                        message = f"resources that cannot be propagated: {', '.join(bad)}"
                         log.error(
                             "EdgePlacement names resources that cannot be propagated",
                             ", ".join(bad),
                             cluster=cluster,
                             name=placement.metadata.name,
+                        )
+                        await self.events.warn(
+                            cluster, obj, edge.API_VERSION, "EdgePlacement", UNSUPPORTED, message
                         )
                     for gr in cluster_resources_named(placement, resources):
                         wanted_sources[gr] = resources[gr]
@@ -587,8 +607,16 @@ class Translator:
             return None
         if normalize_spec(existing.get("spec")) == normalize_spec(spec):
             return None
-        body = {**existing, "spec": spec}
-        await client.update(r.SYNCER_CONFIGS, body, field_manager=FIELD_MANAGER)
+        # The spec is ours alone, but the syncer's heartbeat changes the object (its status)
+        # every few seconds: a PUT with the cached resourceVersion would often be refused as
+        # a Conflict. Replacing only the spec needs no resourceVersion.
+        await client.patch(
+            r.SYNCER_CONFIGS,
+            edge.SYNCER_CONFIG_NAME,
+            [{"op": "add", "path": "/spec", "value": spec}],  # "add" sets it, even if absent
+            patch_type="json",
+            field_manager=FIELD_MANAGER,
+        )
         self.writes["update"] += 1
         log.v(2).info("Updated SyncerConfig", mailbox=mailbox, cluster=key.cluster)
         return None
@@ -597,18 +625,27 @@ class Translator:
 
     async def _project(self, key: Key) -> Result | None:
         mailbox = self.mailbox_name(key.cluster)
-        if mailbox is None or self.plans is None or mailbox in self.blocked:
+        if mailbox is None:
             return None
+        # Not decidable yet (no plan, or a source cache is (re)filling): look again shortly.
+        # The planner and the sources' sync enqueue the keys the plan wants, but the key of a
+        # copy that no plan wants any more (say, from the copies' informer after a restart)
+        # comes only once; dropping it would leave that copy in the mailbox for good.
+        if self.plans is None or mailbox in self.blocked:
+            return Result.requeue_after(MAILBOX_NOT_READY_RETRY)
         plan = self.plans.get(mailbox) or MailboxPlan()
         if not all(self._sources_synced(c) for c in plan.sources):
-            return None  # a source cache is (re)filling; its sync enqueues this key again
+            return Result.requeue_after(MAILBOX_NOT_READY_RETRY)
         gr = parse_gr_name(key.name)
         if gr == NAMESPACES:
             await self._project_namespaces(key.cluster, mailbox, plan)
             return None
         state = self.clusters.get(key.cluster)
         copies = state.copies.get(gr) if state is not None else None
-        desired = self._desired(mailbox, plan, gr, key.namespace)
+        reports: list[Report] = []
+        desired = self._desired(mailbox, plan, gr, key.namespace, reports)
+        for report in reports:
+            await self.events.record(report)
         if copies is None:
             if not desired or state is None or state.resources is None:
                 return None  # the mailbox's discovery makes the cache, whose sync enqueues
@@ -625,25 +662,57 @@ class Translator:
         }
         client = self.allclusters.cluster(key.cluster)
         gvr = copies.resource
+        # One copy the mailbox refuses must not hold back the others of this key: each write
+        # failure is dealt with after trying them all (see `_refused`).
+        retry: ApiError | None = None
         for name, source in sorted(desired.items()):
-            have = current.get(name)
-            if have is None:
-                if key.namespace:
-                    await self._ensure_namespace(key.cluster, key.namespace)
-                await self._create(client, gvr, source, key.namespace)
-                continue
-            merged = merge_into(have, source)
-            if merged != have:
-                await self._update(client, gvr, merged, key.namespace)
+            try:
+                have = current.get(name)
+                if have is None:
+                    if key.namespace:
+                        await self._ensure_namespace(key.cluster, key.namespace)
+                    await self._create(client, gvr, source, key.namespace)
+                    continue
+                merged = merge_into(have, source)
+                if merged != have:
+                    await self._update(client, gvr, merged, key.namespace)
+            except ApiError as err:
+                if not await self._refused(mailbox, gr, source, err):
+                    retry = retry or err
         for name, have in sorted(current.items()):
             if name not in desired:
                 await self._delete(client, gvr, have)
+        if retry is not None:
+            raise retry
         return None
 
+    async def _refused(self, mailbox: str, gr: GroupResource, source: Obj, err: ApiError) -> bool:
+        """Deal with a failed write of the copy of `source`; True if retrying cannot help.
+
+        The mailbox refusing the content (400, 413, 422) is final until the source changes
+        (which enqueues its key again): a Warning Event on the source says why. Anything
+        else (a conflict, an outage) is retried with the key's backoff.
+        """
+        if err.code not in REFUSED_CODES:
+            return False
+        cluster = cluster_of(source)
+        message = f"mailbox {mailbox} refused the copy ({err.code} {err.reason}): {err.message}"
+        log.error("Copy refused", message, cluster=cluster, object=_name(source))
+        api = self._source_api(cluster, gr)
+        if api is not None:
+            await self.events.warn(cluster, source, api.api_version, api.kind, REFUSED, message)
+        return True
+
     def _desired(
-        self, mailbox: str, plan: MailboxPlan, gr: GroupResource, namespace: str
+        self,
+        mailbox: str,
+        plan: MailboxPlan,
+        gr: GroupResource,
+        namespace: str,
+        reports: list[Report],
     ) -> dict[str, Obj]:
-        """Name -> customized source object for one resource/namespace of one mailbox."""
+        """Name -> customized source object for one resource/namespace of one mailbox; the
+        objects that cannot be customized are added to `reports`."""
         candidates: dict[str, list[tuple[str, Obj]]] = {}
         if namespace:
             for cluster in sorted(plan.namespaces.get(namespace, ())):
@@ -667,7 +736,7 @@ class Translator:
         for name, found in candidates.items():
             self._note_conflict(mailbox, gr, namespace, name, found)
             cluster, obj = found[0]
-            custom = self._customize(cluster, obj, plan, mailbox)
+            custom = self._customize(cluster, gr, obj, plan, mailbox, reports)
             if custom is not None:
                 out[name] = custom
         return out
@@ -712,7 +781,15 @@ class Translator:
             if cluster in clusters:
                 self.conditions.enqueue(Key(cluster, "", name))
 
-    def _customize(self, cluster: str, obj: Obj, plan: MailboxPlan, mailbox: str) -> Obj | None:
+    def _customize(
+        self,
+        cluster: str,
+        gr: GroupResource,
+        obj: Obj,
+        plan: MailboxPlan,
+        mailbox: str,
+        reports: list[Report],
+    ) -> Obj | None:
         ref = customizer_reference(obj)
         if ref is None and not wants_expansion(obj):
             return obj
@@ -726,6 +803,14 @@ class Translator:
                     cluster=cluster,
                     object=obj["metadata"].get("name"),
                 )
+                api = self._source_api(cluster, gr)
+                if api is not None:
+                    message = f"Customizer {ref[0]}/{ref[1]} not found; copied unchanged"
+                    reports.append(
+                        Report(
+                            cluster, obj, api.api_version, api.kind, CUSTOMIZER_NOT_FOUND, message
+                        )
+                    )
                 return obj
         location = self._location(plan, mailbox)
         try:
@@ -738,7 +823,21 @@ class Translator:
                 object=obj["metadata"].get("name"),
                 mailbox=mailbox,
             )
+            about, api_version, kind = obj, None, None
+            if customizer is not None:
+                about, api_version, kind = customizer, edge.API_VERSION, "Customizer"
+            elif (api := self._source_api(cluster, gr)) is not None:
+                api_version, kind = api.api_version, api.kind
+            if api_version and kind:
+                message = f"cannot customize {_name(obj)} for mailbox {mailbox}: {err}"
+                reports.append(
+                    Report(cluster, about, api_version, kind, CUSTOMIZATION_FAILED, message)
+                )
             return obj
+
+    def _source_api(self, cluster: str, gr: GroupResource) -> ApiResource | None:
+        state = self.clusters.get(cluster)
+        return (state.resources or {}).get(gr) if state is not None else None
 
     def _location(self, plan: MailboxPlan, mailbox: str) -> Obj | None:
         if self.locations is None:
@@ -869,31 +968,11 @@ class Translator:
         return plan.placements if plan else set()
 
     async def _event(self, key: Key, placement: Obj, message: str) -> None:
-        meta = placement["metadata"]
-        now = format_timestamp()
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            # kubectl's naming: the object's name and a unique hex suffix.
-            "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": "default"},
-            "involvedObject": {
-                "apiVersion": edge.API_VERSION,
-                "kind": "EdgePlacement",
-                "name": meta["name"],
-                "uid": meta.get("uid"),
-            },
-            "reason": "WorkloadConflict",
-            "message": message[:1000],
-            "type": "Warning",
-            "source": {"component": FIELD_MANAGER},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        try:
-            await self.allclusters.cluster(key.cluster).create(r.EVENTS, event, "default")
-        except NotFound:
-            log.error("Cannot record Event", "namespace default missing", cluster=key.cluster)
+        # Through the recorder: an Event name that fits (a placement's name may use all
+        # 253 characters) and a failure that cannot hold back the condition's update.
+        await self.events.warn(
+            key.cluster, placement, edge.API_VERSION, "EdgePlacement", CONDITION_CONFLICT, message
+        )
 
 
 def _plan_keys(cluster: str, plan: MailboxPlan, only: GroupResource | None = None) -> list[Key]:

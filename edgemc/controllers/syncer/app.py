@@ -18,6 +18,7 @@ configuration) when it is not given; callers of `app.running`/`app.run` pass it 
 from __future__ import annotations
 
 import argparse
+import asyncio.sslproto
 import os
 import ssl
 import tempfile
@@ -34,14 +35,15 @@ from edgemc.runtime import Client, ClusterConfig, Manager, get_logger
 log = get_logger("edgemc.controllers.syncer")
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+# A syncer holds a watch connection per synced resource on each side, and asyncio's TLS
+# transport gives every connection a 256 KiB read buffer filled with zeros at once (RSS).
+# The buffer only bounds one socket read (a TLS record carries at most 16 KiB): 32 KiB
+# costs no throughput. Process-wide, as in the embedded server (`TLS_READ_BUFFER` there).
+TLS_READ_BUFFER = 32 * 1024
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("syncer")
-    group.add_argument(
-        "--from-kubeconfig", required=True, help="kubeconfig for the mailbox workspace"
-    )
-    group.add_argument("--from-context", default=None, help="context in --from-kubeconfig")
     group.add_argument("--from-cluster", default="", help="the mailbox workspace (for logs)")
     group.add_argument(
         "--to-kubeconfig", default=None, help="kubeconfig for the edge cluster (default in-cluster)"
@@ -122,7 +124,9 @@ def options_from(args: argparse.Namespace) -> SyncerOptions:
 
 
 async def build(mgr: Manager, args: argparse.Namespace, clients: app.Clients) -> None:
-    mailbox = await Client.from_kubeconfig(args.from_kubeconfig, args.from_context)
+    if asyncio.sslproto.SSLProtocol.max_size > TLS_READ_BUFFER:
+        asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
+    mailbox = await clients.get("from")
     if args.to_kubeconfig:
         edge = await Client.from_kubeconfig(args.to_kubeconfig, args.to_context)
     else:
@@ -145,6 +149,9 @@ APP = app.App(
     name="syncer",
     description="Sync one edge cluster with its mailbox workspace (downsync, upsync, status).",
     build=build,
+    # --from-kubeconfig / --from-context; as an app client it is checked before anything
+    # starts and its server waited for like the manager's (the edge cluster's).
+    client_flags=(app.ClientFlag("from", None, "the mailbox workspace", required=True),),
     add_flags=add_flags,
     default_verbosity=0,
 )

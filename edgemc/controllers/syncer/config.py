@@ -19,8 +19,10 @@ by kind and name (`*` allowed for name and namespace, both directions); their `c
 
 Namespaces listed in `namespaceScope.namespaces` are only ensured at the edge (created when
 missing, kept in step with the mailbox's Namespace if there is one) and never deleted: a
-namespace may hold edge-born objects. A Namespace selected through `clusterScope` is synced
-like any cluster-scoped object, deletion included.
+namespace may hold edge-born objects. A listed name that cannot be a Namespace's (not an
+RFC 1123 label, e.g. `*` or `ü`) is reported as a problem and ignored, instead of being
+tried at the edge, refused and retried for ever. A Namespace selected through
+`clusterScope` is synced like any cluster-scoped object, deletion included.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from edgemc.apis.edge import WILDCARD, EdgeSyncConfig, SyncerConfig, UpsyncSet
+from edgemc.apis.meta import validate_dns1123_label
 
 Obj = dict[str, Any]
 Direction = Literal["down", "up"]
@@ -125,7 +128,13 @@ def merge_configs(configs: Iterable[Obj]) -> tuple[SyncSpec, list[str]]:
             continue
         spec = config.spec
         if spec.namespace_scope is not None:
-            namespaces.update(spec.namespace_scope.namespaces or ())
+            for ns in spec.namespace_scope.namespaces or ():
+                if ns and validate_dns1123_label(ns):
+                    problems.append(
+                        f"SyncerConfig {name}: {ns[:80]!r} cannot be a namespace; ignored"
+                    )
+                else:
+                    namespaces.add(ns)
             for res in spec.namespace_scope.resources or ():
                 namespaced.add(ResourceRef(res.group, res.api_version, res.resource))
         for res in spec.cluster_scope or ():

@@ -4,16 +4,24 @@ Flow. SyncerConfig events (spec changes only), CRD events on either side, APIBin
 in the mailbox and a timer trigger a re-plan: both sides' discovery is read and
 `config.resolve` gives the lanes. Each lane has an informer on its source and its target
 side (shared per side and resource); their events enqueue `Key(lane id, namespace, name)`
-for objects the lane selects or whose target copy carries the lane's marker. One controller
+for objects the lane selects or whose target copy carries the lane's marker. A target
+informer with nothing to do - no selected source object, no marked copy, nothing to ensure -
+is stopped once it has listed (and at each resync): a SyncerConfig names every resource of
+the workload workspace, most without objects, and each informer holds a watch connection on
+a server. The first selected source object starts it again. One controller
 reconciles keys: it reads both caches, applies `objects.decide`, makes the one write, and
 returns status (edge -> mailbox) when it differs. Every `resync_period` the plan is
 recomputed and every key of every lane is enqueued again (drift repair); unchanged objects
-cost no request.
+cost no request. Discovery (about 8 requests per side) is read again only when it can have
+changed: on CRD and APIBinding events, while something is pending, and at the resync; a
+SyncerConfig change re-plans on the discovery already read.
 
 A lane that leaves the plan is retired, not dropped: its informers keep running and its
 keys reconcile with "not selected", which deletes the marked copies (the turbo-for-deletion
-case). What left the config while the syncer was not running is found by the sweep, run
-with every full reconciliation: marked copies of resources no lane covers are deleted.
+case). What left the config while the syncer was not running is found by the sweep: marked
+copies of resources no lane covers are deleted. It lists every resource of both sides, so it
+runs once the first plan is made and then only for resources discovery newly shows (a CRD
+created again may bring back old copies); while the syncer runs, retired lanes do its work.
 Namespaces are only deleted when a `clusterScope` selection says so, and never swept
 (neither those created at the edge nor those created in the mailbox for upsynced objects).
 Copies the other direction made are never sources, so nothing bounces back and forth.
@@ -142,6 +150,11 @@ class Side:
             informer.start()
         return informer
 
+    async def stop_informer(self, gvr: GroupVersionResource) -> None:
+        informer = self.informers.pop(gvr, None)
+        if informer is not None:
+            await informer.stop()
+
     def get(self, gvr: GroupVersionResource, namespace: str, name: str) -> Obj | None:
         informer = self.informers.get(gvr)
         if informer is None:
@@ -214,6 +227,13 @@ class Engine:
         self._problems: list[str] = []
         self.mailbox_discovery = Discovery()
         self.edge_discovery = Discovery()
+        # Read discovery again at the next plan (CRD/APIBinding events set it).
+        self._rediscover = True
+        # (side, group, resource) already swept: the sweep lists only what is new.
+        self._swept: set[tuple[str, str, str]] = set()
+        # Target informers stopped for having nothing to do: (side name, resource).
+        self._dormant: set[tuple[str, GroupVersionResource]] = set()
+        self._idle_check: asyncio.Task[None] | None = None
         self._log = log.with_values(syncTarget=self.options.sync_target_name)
 
     # -- wiring ---------------------------------------------------------------------------
@@ -240,6 +260,8 @@ class Engine:
         try:
             await self._plan_loop()
         finally:
+            if self._idle_check is not None:
+                self._idle_check.cancel()
             await asyncio.gather(self.mailbox.stop(), self.edge.stop())
             if self._close_clients:
                 await asyncio.gather(self.mailbox.client.close(), self.edge.client.close())
@@ -255,11 +277,16 @@ class Engine:
             now = time.monotonic()
             full = now - last_full >= self.options.resync_period
             wait = self.options.pending_period
+            refresh = self._rediscover or full or bool(self.plan.pending)
+            self._rediscover = False  # events from now on ask for another reading
             try:
-                await self.replan(enqueue_all=full)
+                await self.replan(enqueue_all=full, refresh_discovery=refresh)
                 self._planned.set()
-                if full:
+                if full or self._idle_check is None or self._idle_check.done():
+                    self._check_idle_targets()
+                if refresh:
                     await self.sweep()
+                if full:
                     last_full = now
                 wait = self.options.resync_period - (time.monotonic() - last_full)
                 if self.plan.pending:
@@ -270,11 +297,13 @@ class Engine:
                     wait = min(wait, pending_wait)
                 last_pending = self.plan.pending
             except ApiError as err:
+                self._rediscover = True
                 if err.code == 0:  # a side is unreachable: expected during outages
                     self._log.v(2).info("Cannot read discovery; keeping the plan", err=err)
                 else:
                     self._log.error("Cannot read discovery; keeping the plan", err)
             except Exception as err:  # a bug or a malformed answer: log it, try again later
+                self._rediscover = True
                 self._log.error("Planning failed; keeping the current plan", err, exc_info=True)
             try:
                 async with asyncio.timeout(max(wait, 0.0)):
@@ -282,12 +311,14 @@ class Engine:
             except TimeoutError:
                 pass
 
-    async def replan(self, *, enqueue_all: bool = False) -> None:
-        """Read both sides' discovery and the SyncerConfigs, and apply the resulting plan."""
-        mailbox_disc, edge_disc = await asyncio.gather(
-            self.mailbox.discover(), self.edge.discover()
-        )
-        self.mailbox_discovery, self.edge_discovery = mailbox_disc, edge_disc
+    async def replan(self, *, enqueue_all: bool = False, refresh_discovery: bool = True) -> None:
+        """Apply the plan of the SyncerConfigs and both sides' discovery (read again if
+        `refresh_discovery`, else the last reading)."""
+        if refresh_discovery:
+            self.mailbox_discovery, self.edge_discovery = await asyncio.gather(
+                self.mailbox.discover(), self.edge.discover()
+            )
+        mailbox_disc, edge_disc = self.mailbox_discovery, self.edge_discovery
         if mailbox_disc.get("apis.kcp.io", "v1alpha1", "apibindings") is not None:
             self.mailbox.informer(r.API_BINDINGS, self._on_event)
         if mailbox_disc.get(GROUP, VERSION, r.EDGE_SYNC_CONFIGS.resource) is not None:
@@ -309,8 +340,10 @@ class Engine:
         """Delete marked copies of resources no lane covers; returns how many.
 
         Retired lanes do this while the syncer runs; the sweep covers what left the
-        config while it was not running (or lanes retired before a restart). Namespaces
-        are never swept (see the module docstring). A failing list is logged and skipped.
+        config while it was not running (or lanes retired before a restart). Each
+        resource of each side is swept once (again only after it left discovery and came
+        back). Namespaces are never swept (see the module docstring). A failing list is
+        logged and tried again at the next sweep.
         """
         deleted = 0
         for side, disc, direction in (
@@ -323,9 +356,13 @@ class Engine:
                 for lane in [*self.plan.lanes.values(), *self.retired.values()]
                 if lane.direction == direction
             }
+            served = {(side.name, res.group, res.resource) for res in disc.preferred_resources()}
+            self._swept &= served | {s for s in self._swept if s[0] != side.name}
             for res in disc.preferred_resources():
                 key = (res.group, res.resource)
                 if key in covered or key in NOT_SWEPT or not SWEEP_VERBS <= res.verbs:
+                    continue
+                if (side.name, *key) in self._swept:
                     continue
                 gvr = _gvr(res)
                 try:
@@ -333,6 +370,7 @@ class Engine:
                 except ApiError as err:
                     self._log.v(3).info("Cannot sweep", side=side.name, resource=str(res), err=err)
                     continue
+                self._swept.add((side.name, *key))
                 for obj in items:
                     if not is_marked(obj, marker) or is_deleting(obj):
                         continue
@@ -375,7 +413,8 @@ class Engine:
         for lane in [*plan.lanes.values(), *self.retired.values()]:
             src, dst = self._sides(lane)
             src.informer(_gvr(lane.source), self._on_event)
-            dst.informer(_gvr(lane.target), self._on_event)
+            if (dst.name, _gvr(lane.target)) not in self._dormant:
+                dst.informer(_gvr(lane.target), self._on_event)
         changed = [
             lane
             for lane_id, lane in plan.lanes.items()
@@ -398,6 +437,71 @@ class Engine:
 
     def _sides(self, lane: Lane) -> tuple[Side, Side]:
         return (self.mailbox, self.edge) if lane.direction == "down" else (self.edge, self.mailbox)
+
+    def _source_of(self, lane: Lane, obj: Obj | None, active: bool = True) -> Obj | None:
+        """`obj` if it is a source object of `lane`, else None."""
+        if obj is None or not active:
+            return None
+        meta = obj.get("metadata") or {}
+        if not lane.selects(meta.get("namespace") or "", meta.get("name", "")):
+            return None
+        if is_system_object(lane.source.resource, obj):
+            return None
+        # A copy the other direction made is never a source (no ping-pong).
+        if is_marked(obj, marker_for("up" if lane.direction == "down" else "down")):
+            return None
+        return obj
+
+    def _target_busy(self, lane: Lane, active: bool) -> bool:
+        """Whether `lane` needs its target informer: something to ensure, a selected source
+        object, or a marked copy at the target (True while either side is still listing)."""
+        src, dst = self._sides(lane)
+        source = src.informers.get(_gvr(lane.source))
+        target = dst.informers.get(_gvr(lane.target))
+        if source is None or target is None or not (source.has_synced() and target.has_synced()):
+            return True
+        if active and lane.ensure:
+            return True
+        marker = marker_for(lane.direction)
+        if any(is_marked(obj, marker) for obj in target.store.list()):
+            return True
+        return active and any(self._source_of(lane, obj) is not None for obj in source.store.list())
+
+    def _check_idle_targets(self) -> None:
+        """Once the lanes' informers have listed, stop the target informers no lane needs."""
+        informers = [i for side in (self.mailbox, self.edge) for i in side.informers.values()]
+
+        async def check() -> None:
+            await asyncio.gather(*(i.wait_for_sync() for i in informers))
+            await self._stop_idle_targets()
+
+        if self._idle_check is not None:
+            self._idle_check.cancel()
+        self._idle_check = asyncio.create_task(check(), name="syncer-idle-targets")
+
+    async def _stop_idle_targets(self) -> None:
+        lanes = [(lane, True) for lane in self.plan.lanes.values()]
+        lanes += [(lane, False) for lane in self.retired.values()]
+        needed = {
+            (side.name, gvr)
+            for side in (self.mailbox, self.edge)
+            for gvr in (r.SYNCER_CONFIGS, r.EDGE_SYNC_CONFIGS, r.CRDS, r.API_BINDINGS)
+        }
+        idle: set[tuple[str, GroupVersionResource]] = set()
+        for lane, active in lanes:
+            src, dst = self._sides(lane)
+            needed.add((src.name, _gvr(lane.source)))
+            target = (dst.name, _gvr(lane.target))
+            if self._target_busy(lane, active):
+                needed.add(target)
+            else:
+                idle.add(target)
+        for side_name, gvr in idle - needed:
+            side = self.mailbox if side_name == "mailbox" else self.edge
+            if gvr in side.informers:
+                self._dormant.add((side_name, gvr))
+                await side.stop_informer(gvr)
+                self._log.v(3).info("Stopped an idle target informer", side=side_name, gvr=gvr)
 
     def _enqueue_lane(self, lane: Lane) -> None:
         src, dst = self._sides(lane)
@@ -422,6 +526,7 @@ class Engine:
             if side == "mailbox" and gvr in (r.SYNCER_CONFIGS, r.EDGE_SYNC_CONFIGS):
                 self._on_config_event(gvr, obj)
             else:
+                self._rediscover = True  # what the side serves may have changed
                 self._replan.set()
             if (side, gvr) not in self._routes:
                 return
@@ -453,16 +558,16 @@ class Engine:
                 return None
         src, dst = self._sides(lane)
         sgvr, tgvr = _gvr(lane.source), _gvr(lane.target)
+        ns, name = key.namespace, key.name
+        if (dst.name, tgvr) in self._dormant and src.synced(sgvr):
+            # Stopped as idle: no marked copy there. Only a source object wakes it up.
+            if self._source_of(lane, src.get(sgvr, ns, name), active) is None:
+                return None
+            self._dormant.discard((dst.name, tgvr))
+            dst.informer(tgvr, self._on_event)
         if not (src.synced(sgvr) and dst.synced(tgvr)):
             return Result.requeue_after(0.2)  # a decision needs both sides' full picture
-        ns, name = key.namespace, key.name
-        source = src.get(sgvr, ns, name) if active and lane.selects(ns, name) else None
-        if source is not None and (
-            is_system_object(lane.source.resource, source)
-            # A copy the other direction made is never a source (no ping-pong).
-            or is_marked(source, marker_for("up" if lane.direction == "down" else "down"))
-        ):
-            source = None
+        source = self._source_of(lane, src.get(sgvr, ns, name), active)
         target = dst.get(tgvr, ns, name)
         if lane.is_namespaces and lane.direction == "down" and source is None:
             if active and name in lane.ensure:

@@ -187,9 +187,23 @@ def decide(source: Obj | None, target: Obj | None, marker: str) -> Action:
 
 def status_update(source: Obj, target: Obj) -> Obj | None:
     """Status return: `source` (the mailbox original) with the edge copy's status, or None
-    when there is nothing to return (no status at the edge, or the same already)."""
-    if "status" not in target or target.get("status") == source.get("status"):
+    when there is nothing to return (no status at the edge, or the same already).
+
+    Only for a copy that is up to date with `source`. Its `status.observedGeneration` counts
+    the copy's generations, not the original's (a copy made after two edits of the original
+    starts at 1), so it is returned as the original's generation when the copy's latest
+    generation has been observed, and as less than that otherwise."""
+    if "status" not in target:
+        return None
+    status = target["status"]
+    observed = status.get("observedGeneration") if isinstance(status, dict) else None
+    generation = (source.get("metadata") or {}).get("generation")
+    if isinstance(observed, int) and isinstance(generation, int):
+        copy_generation = (target.get("metadata") or {}).get("generation") or 0
+        mapped = generation if observed >= copy_generation else min(observed, generation - 1)
+        status = {**status, "observedGeneration": mapped}
+    if status == source.get("status"):
         return None
     out = dict(source)
-    out["status"] = target["status"]
+    out["status"] = status
     return out

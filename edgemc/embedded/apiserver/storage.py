@@ -71,6 +71,8 @@ class Watcher:
 
     reskey: ResKey
     accept: Callable[[Event], Event | None]
+    # The one logical cluster it watches; None: every cluster (wildcard or a plain server).
+    cluster: str | None = None
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
@@ -111,7 +113,9 @@ class Store:
         self._history_limit = history
         self._floor = 0  # watch from any revision >= floor can be served
         self._rev = 0
-        self._watchers: dict[ResKey, set[Watcher]] = {}
+        # By resource and logical cluster (None: all): an event is offered only to the
+        # watchers of its own cluster and to wildcard ones, not to one per mailbox.
+        self._watchers: dict[tuple[ResKey, str | None], set[Watcher]] = {}
         self._listeners: list[Callable[[Event], None]] = []
         self._db: sqlite3.Connection | None = None
         self._closed = False
@@ -326,7 +330,10 @@ class Store:
         self._history.append(event)
         while len(self._history) > self._history_limit:
             self._floor = self._history.popleft().rev
-        for watcher in list(self._watchers.get(event.reskey, ())):
+        for watcher in (
+            *self._watchers.get((event.reskey, event.cluster), ()),
+            *self._watchers.get((event.reskey, None), ()),
+        ):
             watcher.offer(event)
         for listener in self._listeners:
             listener(event)
@@ -345,13 +352,19 @@ class Store:
             if event.rev > rev and event.reskey == reskey:
                 yield event
 
-    def subscribe(self, reskey: ResKey, accept: Callable[[Event], Event | None]) -> Watcher:
-        watcher = Watcher(reskey, accept)
-        self._watchers.setdefault(reskey, set()).add(watcher)
+    def subscribe(
+        self,
+        reskey: ResKey,
+        accept: Callable[[Event], Event | None],
+        cluster: str | None = None,
+    ) -> Watcher:
+        """A watcher offered the events of `reskey` in `cluster` (None: in every cluster)."""
+        watcher = Watcher(reskey, accept, cluster)
+        self._watchers.setdefault((reskey, cluster), set()).add(watcher)
         return watcher
 
     def unsubscribe(self, watcher: Watcher) -> None:
-        watchers = self._watchers.get(watcher.reskey)
+        watchers = self._watchers.get((watcher.reskey, watcher.cluster))
         if watchers is not None:
             watchers.discard(watcher)
         watcher.closed = True

@@ -3,7 +3,8 @@
 The package is a small kube-controller-manager (Deployments, ReplicaSets, node lifecycle)
 and kubelet written as clients of an embedded API server. Pods do not run containers:
 ordinary containers are reported running at once, edgemc components (`python -m edgemc.cmd
-NAME`) run for real in this process, and ConfigMap files of pods with a `hostPort` are
+NAME`) run for real (in this process, or as child processes with
+`NodeSimOptions(component_processes=True)`), and ConfigMap files of pods with a `hostPort` are
 served on the port a kind `extraPortMappings` entry publishes. See `simulator` for the entry
 point and `edgemc.embedded.edgecluster` for a whole simulated cluster.
 """

@@ -3,10 +3,12 @@
 Most containers are simulated: they are "running" from the moment the pod starts and
 nothing executes. A container whose command is `python -m edgemc.cmd NAME ...` (or whose
 image is the edgemc image, whose entrypoint is that command, with NAME in `args`) runs the
-edgemc component NAME for real, in this process and event loop, through its `App`. If the
-component exits it is restarted after a growing delay, as a kubelet does for
-`restartPolicy: Always` (CrashLoopBackOff); `OnFailure` restarts only after a failure and
-`Never` leaves the container terminated.
+edgemc component NAME for real: by default in this process and event loop, through its
+`App`; with `process=True` as a child process (`python -m edgemc.cmd NAME ...` with this
+interpreter, output appended to a log file), which a SIGKILL can crash like a real container
+(exit code 128 + signal). If the component exits it is restarted after a growing delay, as a
+kubelet does for `restartPolicy: Always` (CrashLoopBackOff); `OnFailure` restarts only after
+a failure and `Never` leaves the container terminated.
 
 The component gets the pod's view of the world: the `argv` the caller prepared (paths into
 volumes already rewritten, see `volumes`). The `App` for a name comes from a resolver,
@@ -20,9 +22,12 @@ import contextlib
 import importlib
 import logging
 import posixpath
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edgemc.controllers.app import App, run
@@ -168,6 +173,8 @@ class ComponentContainer:
         policy: RestartPolicy | None = None,
         on_change: Callable[[], None] = lambda: None,
         label: str = "",
+        process: bool = False,
+        log_path: Path | None = None,
     ) -> None:
         self.state = state
         self.component = component
@@ -177,9 +184,19 @@ class ComponentContainer:
         self.policy = policy or RestartPolicy()
         self.on_change = on_change
         self.label = label or component
+        # Run as a child process (see the module docstring), its output appended to log_path.
+        self.process = process
+        self.log_path = log_path
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._manager: Any = None
+        self._child: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running component, when it runs as a child process."""
+        child = self._child
+        return child.pid if child is not None and child.returncode is None else None
 
     def start(self) -> None:
         if self._task is None:
@@ -190,6 +207,8 @@ class ComponentContainer:
         self._stop.set()
         if self._manager is not None:
             self._manager.request_stop()
+        if self._child is not None and self._child.returncode is None:
+            self._child.terminate()  # SIGTERM: the component stops cleanly
         if self._task is None:
             return
         try:
@@ -203,6 +222,40 @@ class ComponentContainer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def _run_child(self) -> tuple[int, str]:
+        """Run the component as a child process until it exits; its exit code as a container
+        runtime reports it (128 + N when killed by signal N)."""
+        command = [sys.executable, "-m", EDGEMC_MODULE, self.component, *self.argv]
+        log_file = None
+        if self.log_path is not None:
+            await asyncio.to_thread(self.log_path.parent.mkdir, parents=True, exist_ok=True)
+            log_file = await asyncio.to_thread(open, self.log_path, "ab")
+        try:
+            child = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            if log_file is not None:
+                log_file.close()  # the child has its own descriptor
+        self._child = child
+        if self._stop.is_set():
+            child.terminate()
+        try:
+            code = await child.wait()
+        except asyncio.CancelledError:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+            raise
+        finally:
+            self._child = None
+        if code < 0:
+            return 128 - code, f"killed by signal {-code}"
+        return code, ""
+
     async def _run_once(self, app: App) -> tuple[int, str]:
         def remember(manager: Any) -> None:
             self._manager = manager
@@ -210,6 +263,8 @@ class ComponentContainer:
                 manager.request_stop()
 
         try:
+            if self.process:
+                return await self._run_child()
             code = await run(app, self.argv, handle_signals=False, on_manager=remember)
             return code, ""
         except SystemExit as exit_:  # argparse rejecting the arguments

@@ -7,6 +7,11 @@ controller notices a node whose Lease is no longer renewed and marks it (and its
 ready, as the real one does after its grace period; the token controller fills in Secrets of
 type `kubernetes.io/service-account-token` (such as the one in the syncer manifest) with
 their ServiceAccount's token, the CA and the namespace. The decisions are in `rollout`.
+As in client-go, the informers' caches are only read, never written: a controller that put
+its own writes into a shared cache would hide them from the other controllers when a lost
+watch event is made up for by a relist (which delivers only what differs from the cache).
+Where acting on a cache that lags behind its own writes would do harm (a ReplicaSet making
+pods twice), the decision is checked against the server.
 Deleting a Deployment needs nothing here: the server's garbage collector removes its
 ReplicaSets and their pods through their ownerReferences.
 """
@@ -43,7 +48,6 @@ from edgemc.runtime import (
     NotFound,
     Result,
 )
-from edgemc.runtime.cache import make_key
 from edgemc.runtime.ratelimit import ItemExponentialLimiter
 
 log = logging.getLogger(__name__)
@@ -187,8 +191,7 @@ class ControllerManager:
         await self._prune_history(deploy, [rs for rs in current if rs is not new_rs])
         status = rollout.deployment_status(deploy, new_rs, current, now_rfc3339())
         if status != deploy.get("status"):
-            updated = await self.client.update_status(DEPLOYMENTS, {**deploy, "status": status})
-            self.deployments.store.upsert(updated)
+            await self.client.update_status(DEPLOYMENTS, {**deploy, "status": status})
 
     async def _create_replicaset(self, deploy: Obj, revision: int) -> Obj | None:
         desired = rollout.new_replicaset(deploy, revision)
@@ -198,15 +201,12 @@ class ControllerManager:
         except AlreadyExists:
             existing = await self.client.get(REPLICASETS, desired["metadata"]["name"], ns)
             if rollout.owned_by(existing, deploy) and rollout.matches_template(existing, deploy):
-                self.replicasets.store.upsert(existing)
                 return existing
             # A hash collision with a foreign ReplicaSet: a new collisionCount, a new hash.
             status = dict(deploy.get("status") or {})
             status["collisionCount"] = int(status.get("collisionCount") or 0) + 1
-            updated = await self.client.update_status(DEPLOYMENTS, {**deploy, "status": status})
-            self.deployments.store.upsert(updated)
+            await self.client.update_status(DEPLOYMENTS, {**deploy, "status": status})
             return None
-        self.replicasets.store.upsert(created)
         log.info("deployment %s/%s: created replica set %s", ns, deploy["metadata"]["name"],
                  created["metadata"]["name"])  # fmt: skip
         return created
@@ -218,9 +218,7 @@ class ControllerManager:
             "metadata": {"annotations": {rollout.DESIRED_ANNOTATION: str(desired)}},
             "spec": {"replicas": replicas},
         }
-        updated = await self.client.patch(REPLICASETS, meta["name"], patch, meta.get("namespace"))
-        self.replicasets.store.upsert(updated)
-        return updated
+        return await self.client.patch(REPLICASETS, meta["name"], patch, meta.get("namespace"))
 
     async def _prune_history(self, deploy: Obj, old: list[Obj]) -> None:
         limit = int((deploy.get("spec") or {}).get("revisionHistoryLimit", 10))
@@ -237,7 +235,6 @@ class ControllerManager:
                 await self.client.delete(REPLICASETS, meta["name"], meta.get("namespace"))
             except NotFound:
                 pass
-            self.replicasets.store.delete(make_key("", meta.get("namespace", ""), meta["name"]))
 
     # -- replica sets ---------------------------------------------------------------------
 
@@ -252,13 +249,16 @@ class ControllerManager:
         rs = self.replicasets.store.get_by("", key.namespace, key.name)
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
+        wanted = int((rs.get("spec") or {}).get("replicas", 1))
         pods = self.pods.store.by_index(OWNER_INDEX, rs["metadata"]["uid"])
+        if len([p for p in pods if rollout.pod_active(p)]) != wanted:
+            # The cache may not show the pods this controller has just made or deleted yet.
+            pods = await self._owned_pods(rs)
         active = [p for p in pods if rollout.pod_active(p)]
-        diff = int((rs.get("spec") or {}).get("replicas", 1)) - len(active)
+        diff = wanted - len(active)
         if diff > 0:
             for _ in range(diff):
-                created = await self.client.create(PODS, rollout.pod_from_template(rs))
-                self.pods.store.upsert(created)
+                await self.client.create(PODS, rollout.pod_from_template(rs))
         elif diff < 0:
             for pod in rollout.pods_to_delete(active, -diff):
                 meta = pod["metadata"]
@@ -266,13 +266,17 @@ class ControllerManager:
                     await self.client.delete(PODS, meta["name"], meta.get("namespace"))
                 except NotFound:
                     pass
-                self.pods.store.delete(make_key("", meta.get("namespace", ""), meta["name"]))
         if diff:
-            pods = self.pods.store.by_index(OWNER_INDEX, rs["metadata"]["uid"])
+            pods = await self._owned_pods(rs)
         status = rollout.replicaset_status(rs, pods)
         if status != rs.get("status"):
-            updated = await self.client.update_status(REPLICASETS, {**rs, "status": status})
-            self.replicasets.store.upsert(updated)
+            await self.client.update_status(REPLICASETS, {**rs, "status": status})
+
+    async def _owned_pods(self, rs: Obj) -> list[Obj]:
+        """The ReplicaSet's pods as the server has them now."""
+        meta = rs["metadata"]
+        listing = await self.client.list(PODS, meta.get("namespace"))
+        return [p for p in listing.get("items") or () if meta["uid"] in _owner_uids(p)]
 
     # -- service-account token secrets ------------------------------------------------------
 
@@ -301,10 +305,9 @@ class ControllerManager:
         }
         meta = {**secret["metadata"], "annotations": {**annotations, SA_UID_ANNOTATION: uid}}
         try:
-            updated = await self.client.update(SECRETS, {**secret, "metadata": meta, "data": data})
+            await self.client.update(SECRETS, {**secret, "metadata": meta, "data": data})
         except Conflict:
             return Result.requeue()
-        self.secrets.store.upsert(updated)
         return None
 
     # -- node lifecycle -------------------------------------------------------------------
@@ -368,7 +371,6 @@ class ControllerManager:
                 else c
                 for c in conditions
             ]  # fmt: skip
-            updated = await self.client.update_status(
+            await self.client.update_status(
                 PODS, {**pod, "status": {**pod["status"], "conditions": marked}}
             )
-            self.pods.store.upsert(updated)

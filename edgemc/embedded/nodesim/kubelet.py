@@ -49,6 +49,8 @@ from edgemc.embedded.nodesim.kinds import (
     now_rfc3339,
 )
 from edgemc.runtime import (
+    AlreadyExists,
+    ApiError,
     Client,
     Conflict,
     Controller,
@@ -56,7 +58,10 @@ from edgemc.runtime import (
     Key,
     NotFound,
     Result,
+    ServerError,
+    TooManyRequests,
 )
+from edgemc.runtime.backoff import Backoff
 from edgemc.runtime.ratelimit import ItemExponentialLimiter
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,11 @@ NODE_LEASE_NAMESPACE = "kube-node-lease"
 KUBE_VERSION = "v1.27.3"  # what kind v0.20 (the seed's era) runs
 # Where, in a component container's directory, the stand-in for in-cluster config goes.
 IN_CLUSTER_KUBECONFIG = ".edgemc/in-cluster.kubeconfig"
+# Registration is retried while the server refuses it in a way worth retrying (429, 5xx, no
+# connection, a conflict with itself), as the kubelet does; 30 tries with this backoff span
+# about half a minute before `start` gives up.
+REGISTER_ATTEMPTS = 30
+REGISTER_BACKOFF = Backoff(initial=0.05, factor=2.0, cap=1.0)
 
 
 @dataclass
@@ -87,6 +97,9 @@ class KubeletOptions:
     files_root: Path = Path("pods")
     # How soon to retry a pod whose volume sources do not exist yet.
     volume_retry: float = 1.0
+    # Run edgemc components as child processes (logs in files_root/logs/) instead of in this
+    # event loop; see `containers`.
+    component_processes: bool = False
 
 
 @dataclass
@@ -189,7 +202,7 @@ class Kubelet:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self._register()
+        await self._register_until_done()
         await self.controller.start()
         self._heartbeat = asyncio.create_task(self._heartbeat_loop(), name=f"heartbeat {self.node}")
 
@@ -312,6 +325,22 @@ class Kubelet:
                 "systemUUID": machine,
             },
         }
+
+    async def _register_until_done(self) -> None:
+        for attempt in range(REGISTER_ATTEMPTS):
+            try:
+                await self._register()
+                return
+            except (ServerError, TooManyRequests, Conflict, AlreadyExists) as err:
+                failure: ApiError = err
+            except ApiError as err:
+                if err.code != 0:  # refused for good (403, 422, ...)
+                    raise
+                failure = err
+            log.info("node %s: registration failed: %s", self.node, failure)
+            if attempt + 1 == REGISTER_ATTEMPTS:
+                raise failure
+            await asyncio.sleep(REGISTER_BACKOFF.delay(attempt))
 
     async def _register(self) -> None:
         try:
@@ -493,6 +522,10 @@ class Kubelet:
                             Key("", runtime.namespace, runtime.name)
                         ),
                         label=f"{runtime.namespace}/{runtime.name}/{container.get('name')}",
+                        process=self.options.component_processes,
+                        log_path=self.options.files_root
+                        / "logs"
+                        / f"{runtime.namespace}_{runtime.name}_{container.get('name')}.log",
                     )
                 )
         for command, state in zip(commands, runtime.containers, strict=False):
@@ -678,8 +711,7 @@ class Kubelet:
         status = self.pod_status(pod, runtime)
         if _comparable(pod.get("status")) == _comparable(status):
             return
-        updated = await self.client.update_status(PODS, {**pod, "status": status})
-        self.pods.store.upsert(updated)
+        await self.client.update_status(PODS, {**pod, "status": status})
 
     async def _remove(self, runtime: PodRuntime) -> None:
         self.runtimes.pop((runtime.namespace, runtime.name), None)

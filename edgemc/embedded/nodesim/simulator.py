@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgemc.embedded.nodesim.containers import ComponentResolver, RestartPolicy, default_resolver
+from edgemc.embedded.nodesim.containers import (
+    ComponentContainer,
+    ComponentResolver,
+    RestartPolicy,
+    default_resolver,
+)
 from edgemc.embedded.nodesim.controllers import ControllerManager, ControllerManagerOptions
 from edgemc.embedded.nodesim.hostports import NodePorts
 from edgemc.embedded.nodesim.kindconfig import KindConfig
@@ -38,6 +43,9 @@ class NodeSimOptions:
     reconnect_backoff: Backoff = field(
         default_factory=lambda: Backoff(initial=0.05, factor=2.0, cap=2.0)
     )
+    # Run edgemc components (the syncer) as child processes, which a SIGKILL can crash, instead
+    # of in this event loop; their output goes to files_root/logs/NAMESPACE_POD_CONTAINER.log.
+    component_processes: bool = False
 
 
 class NodeSimulator:
@@ -102,6 +110,7 @@ class NodeSimulator:
                 heartbeat_interval=opts.heartbeat_interval,
                 restart=opts.restart,
                 files_root=self._files_root,
+                component_processes=opts.component_processes,
             ),
             self.ports,
             cluster_entry=self._cluster_entry,
@@ -127,6 +136,12 @@ class NodeSimulator:
             await self.client.close()
         await self.ports.close()
         self.kubelet = self.controllers = self._informers = self.client = None
+
+    def components(self) -> list[ComponentContainer]:
+        """The edgemc components that the node's pods run now (see `containers`)."""
+        if self.kubelet is None:
+            return []
+        return [c for runtime in self.kubelet.runtimes.values() for c in runtime.components]
 
     def stop_reporting(self) -> None:
         """Simulated node failure: the node stops writing status and renewing its Lease."""
