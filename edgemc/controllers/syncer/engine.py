@@ -150,11 +150,6 @@ class Side:
             informer.start()
         return informer
 
-    async def stop_informer(self, gvr: GroupVersionResource) -> None:
-        informer = self.informers.pop(gvr, None)
-        if informer is not None:
-            await informer.stop()
-
     def get(self, gvr: GroupVersionResource, namespace: str, name: str) -> Obj | None:
         informer = self.informers.get(gvr)
         if informer is None:
@@ -233,6 +228,8 @@ class Engine:
         self._swept: set[tuple[str, str, str]] = set()
         # Target informers stopped for having nothing to do: (side name, resource).
         self._dormant: set[tuple[str, GroupVersionResource]] = set()
+        # Dormant target informers started again by a source object, not yet listed.
+        self._woken: set[tuple[str, GroupVersionResource]] = set()
         self._idle_check: asyncio.Task[None] | None = None
         self._log = log.with_values(syncTarget=self.options.sync_target_name)
 
@@ -487,21 +484,24 @@ class Engine:
             for side in (self.mailbox, self.edge)
             for gvr in (r.SYNCER_CONFIGS, r.EDGE_SYNC_CONFIGS, r.CRDS, r.API_BINDINGS)
         }
-        idle: set[tuple[str, GroupVersionResource]] = set()
+        by_target: dict[tuple[str, GroupVersionResource], list[tuple[Lane, bool]]] = {}
         for lane, active in lanes:
             src, dst = self._sides(lane)
             needed.add((src.name, _gvr(lane.source)))
-            target = (dst.name, _gvr(lane.target))
-            if self._target_busy(lane, active):
-                needed.add(target)
-            else:
-                idle.add(target)
-        for side_name, gvr in idle - needed:
+            by_target.setdefault((dst.name, _gvr(lane.target)), []).append((lane, active))
+        # Decided and taken out in one step (no await in between), so that no reconcile
+        # can write a copy through an informer judged idle.
+        stopping: list[Informer] = []
+        for (side_name, gvr), users in by_target.items():
+            if (side_name, gvr) in needed or any(self._target_busy(*u) for u in users):
+                continue
             side = self.mailbox if side_name == "mailbox" else self.edge
-            if gvr in side.informers:
+            informer = side.informers.pop(gvr, None)
+            if informer is not None:
                 self._dormant.add((side_name, gvr))
-                await side.stop_informer(gvr)
-                self._log.v(3).info("Stopped an idle target informer", side=side_name, gvr=gvr)
+                stopping.append(informer)
+                self._log.v(3).info("Stopping an idle target informer", side=side_name, gvr=gvr)
+        await asyncio.gather(*(i.stop() for i in stopping))
 
     def _enqueue_lane(self, lane: Lane) -> None:
         src, dst = self._sides(lane)
@@ -564,9 +564,15 @@ class Engine:
             if self._source_of(lane, src.get(sgvr, ns, name), active) is None:
                 return None
             self._dormant.discard((dst.name, tgvr))
+            self._woken.add((dst.name, tgvr))
             dst.informer(tgvr, self._on_event)
         if not (src.synced(sgvr) and dst.synced(tgvr)):
+            if (dst.name, tgvr) in self._woken:
+                # Listing the target again; if its side is unreachable this fails like a
+                # write would (retried with backoff), not silently.
+                return Result.requeue()
             return Result.requeue_after(0.2)  # a decision needs both sides' full picture
+        self._woken.discard((dst.name, tgvr))
         source = self._source_of(lane, src.get(sgvr, ns, name), active)
         target = dst.get(tgvr, ns, name)
         if lane.is_namespaces and lane.direction == "down" and source is None:
