@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edgemc.embedded.apiserver.faults import FaultConfig
 from edgemc.embedded.env import CENTRAL_CONTROLLERS, DEFAULT_EDGE_CLUSTERS, Environment
+from edgemc.runtime import ApiError
 from edgemc.runtime import logging as klog
 
 EXAMPLE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "example1.sh"
@@ -176,15 +177,26 @@ async def run(args: argparse.Namespace) -> int:
         kcp_faults=args.faults,
         edge_faults=args.edge_faults,
     )
-    _print(f"Starting the kcp-compatible server (data directory {data_dir}) ...")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    _print(f"Starting the kcp-compatible server (data directory {data_dir}) ...")
+    waiter = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(env.start())
+    await asyncio.wait({starting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # Ctrl-C or SIGTERM before everything is up (a server refusing
+        starting.cancel()  # every request with --faults never lets the start finish)
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        _print("Stopped before everything was ready.")
+        await env.stop()
+        return 1
     try:
-        await env.start()
-    except (OSError, ValueError) as err:
+        starting.result()
+    except (OSError, ValueError, ApiError) as err:
         _print(f"error: cannot start: {err}")
+        waiter.cancel()
         await env.stop()
         return 1
     assert env.kcp is not None
@@ -208,7 +220,6 @@ async def run(args: argparse.Namespace) -> int:
     example: asyncio.Task[int] | None = None
     if args.example:
         example = asyncio.create_task(play_example(env, bool(env.controllers)))
-    waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({t for t in (example, waiter) if t}, return_when=asyncio.FIRST_COMPLETED)
     if example is not None and example.done():
         code = example.result()

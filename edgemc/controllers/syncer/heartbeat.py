@@ -4,12 +4,14 @@ The original declared the field but never wrote it (spec 2.6). Every `period` se
 SyncerConfig of the mailbox gets a JSON merge patch of just that field: through the status
 subresource when the mailbox serves one for SyncerConfigs, else on the object itself (the
 generated CRD has no status subresource; a merge patch leaves the spec, which the placement
-translator owns, untouched). A failed beat is logged and the next one comes on time.
+translator owns, untouched). A SyncerConfig that appears gets its first beat at once; a
+failed beat is logged and tried again after `FAILED_BEAT_RETRY` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from edgemc.apis.edge import GROUP, VERSION
@@ -19,6 +21,9 @@ from edgemc.controllers.syncer.engine import Engine
 from edgemc.runtime import ApiError, NotFound, get_logger
 
 log = get_logger("edgemc.controllers.syncer.heartbeat")
+
+# Seconds before a beat that failed on some SyncerConfig is tried again (instead of a period).
+FAILED_BEAT_RETRY = 1.0
 
 
 async def beat(engine: Engine, now: Callable[[], str] = format_timestamp) -> int:
@@ -40,8 +45,20 @@ async def beat(engine: Engine, now: Callable[[], str] = format_timestamp) -> int
 
 
 async def run_heartbeat(engine: Engine, period: float) -> None:
-    """Beat every `period` seconds until cancelled."""
+    """Beat every `period` seconds until cancelled; at once when a SyncerConfig appears, and
+    after a failed beat again within `FAILED_BEAT_RETRY` seconds. Until a SyncerConfig has
+    its first heartbeat, or while its last one is missed, the status summarizer reports this
+    mailbox's destinations as stale."""
     await engine.wait_for_running()
-    while True:
-        await beat(engine)
-        await asyncio.sleep(period)
+    appeared = asyncio.Event()
+    handler = engine.configs.add_handler(on_add=lambda _config: appeared.set())
+    appeared.clear()  # the ones already there get the first beat below
+    try:
+        while True:
+            complete = await beat(engine) == len(engine.configs.store)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(period if complete else min(period, FAILED_BEAT_RETRY)):
+                    await appeared.wait()
+            appeared.clear()
+    finally:
+        engine.configs.remove_handler(handler)
