@@ -120,6 +120,15 @@ def label_sets(draw: st.DrawFn, specs: list[tuple[str, str, list[str]]]) -> dict
     return {**extra, **labels}
 
 
+def _go_int64(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64): an optional sign, then decimal digits, in int64 range."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
 def oracle(specs: list[tuple[str, str, list[str]]], labels: Mapping[str, str]) -> bool:
     """The documented semantics, written independently of the implementation."""
     for key, op, vals in specs:
@@ -133,8 +142,8 @@ def oracle(specs: list[tuple[str, str, list[str]]], labels: Mapping[str, str]) -
             ok = present
         elif op == "!":
             ok = not present
-        elif not (present and value.isdigit() and int(value) < 2**63):
-            ok = False  # numeric comparisons need an int64 label value
+        elif not (present and _go_int64(value) is not None):
+            ok = False  # numeric comparisons need an int64 label value (Go's ParseInt)
         elif op == ">":
             ok = int(value) > int(vals[0])
         else:
