@@ -78,6 +78,7 @@ from edgemc.runtime import (
     ApiError,
     Client,
     ClusterConfig,
+    Forbidden,
     GroupVersionResource,
     NotFound,
     ServerError,
@@ -1212,7 +1213,17 @@ async def _converge(
     previous: Snapshot | None = None
     since = time.monotonic()
     while True:
-        snapshot = await take_snapshot(system)
+        try:
+            snapshot = await take_snapshot(system)
+        except (Forbidden, NotFound) as err:
+            # A mailbox workspace listed a moment ago was deleted (its SyncTarget went away
+            # in the churn) before it was read: not settled yet, look again.
+            last = f"a place vanished while it was read: {err}"
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"not converged: {last}") from err
+            previous = None
+            await asyncio.sleep(0.2)  # polling the API, as `kubectl get` in a loop would
+            continue
         now = time.monotonic()
         if reference is not None:
             differences = compare(reference, snapshot)
