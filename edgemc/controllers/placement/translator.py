@@ -35,6 +35,7 @@ Choices beyond the original (spec 6.7, 10.2):
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,9 @@ def parse_gr_name(text: str) -> GroupResource:
     return group, resource
 
 
+# Seconds a mailbox Namespace we created is taken to exist before the cache shows it (normally
+# milliseconds; bounded so that one deleted meanwhile is not taken to exist for long).
+NAMESPACE_CACHE_WAIT = 5.0
 # Seconds before looking again at a mailbox whose edge API is not served yet.
 MAILBOX_NOT_READY_RETRY = 0.5
 
@@ -134,6 +138,10 @@ class ClusterState:
     sources: dict[GroupResource, Informer] = field(default_factory=dict)
     # projected copies (mailbox role)
     copies: dict[GroupResource, Informer] = field(default_factory=dict)
+    # Resources the mailbox serves of which it holds no copies (a LIST said so) and the plan
+    # wants none: not followed, as most of a mailbox's resources never get an object and
+    # each informer holds a watch on the server. `_project` starts one when needed.
+    idle_copies: dict[GroupResource, ApiResource] = field(default_factory=dict)
 
     def sources_synced(self) -> bool:
         return self.resources is not None and all(i.has_synced() for i in self.sources.values())
@@ -189,6 +197,11 @@ class Translator:
         self._planned = False
         # informer -> the task that reacts to its first sync
         self._tasks: dict[Informer, asyncio.Task[None]] = {}
+        # (mailbox cluster, namespace) -> its creation, while under way
+        self._namespaces_in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # (mailbox cluster, namespace) -> until when a creation just made is trusted
+        # without the namespaces cache showing it
+        self._namespaces_made: dict[tuple[str, str], float] = {}
 
         self.discovery = mgr.add(Controller("placement-discovery", self._discover, workers=workers))
         self.planner = mgr.add(Controller("placement-planner", self._plan, workers=1))
@@ -241,8 +254,10 @@ class Translator:
     def _wire(self) -> None:
         plan = self.planner
         # CRDs and APIBindings change what a cluster serves: discover it again at once.
-        self.discovery.watch(self.crds, lambda obj: Key(cluster_of(obj), "", REDISCOVER))
-        self.discovery.watch(self.bindings, lambda obj: Key(cluster_of(obj), "", REDISCOVER))
+        # Only changes of what they make a cluster serve: an APIBinding's or CRD's status is
+        # written several times while it settles, and a discovery read is ~8 requests.
+        self._rediscover_on(self.crds, _crd_serving)
+        self._rediscover_on(self.bindings, _binding_serving)
         self.discovery.watch(self.placements, lambda obj: Key(cluster_of(obj), "", ""))
         self.discovery.watch(self.workspaces, self._mailbox_cluster_keys)
         for informer in (self.placements, self.slices, self.workspaces):
@@ -255,6 +270,19 @@ class Translator:
         if self.locations is not None:
             self.projection.watch(self.locations, self._location_keys)
         self.conditions.watch(self.placements)
+
+    def _rediscover_on(self, informer: Informer, serving: Callable[[Obj], Any]) -> None:
+        """Re-read a cluster's discovery when an object of `informer` there comes or goes,
+        or when `serving(object)` changes."""
+
+        def rediscover(obj: Obj | DeletedFinalStateUnknown) -> None:
+            self.discovery.enqueue(Key(cluster_of(final_state(obj)), "", REDISCOVER))
+
+        def changed(old: Obj, new: Obj) -> None:
+            if serving(old) != serving(new):
+                rediscover(new)
+
+        informer.add_handler(rediscover, changed, rediscover)
 
     def _namespace_plan_key(self, ns: Obj) -> Key | None:
         # Only workload workspaces' namespaces are inputs of the plan.
@@ -378,9 +406,12 @@ class Translator:
                         wanted_sources[gr] = resources[gr]
         wanted_copies: dict[GroupResource, ApiResource] = {}
         if is_mailbox:
-            for api in resources.values():
-                if api.listable and goes_to_mailbox(*api.gr) and api.gr != NAMESPACES:
-                    wanted_copies[api.gr] = api
+            candidates = {
+                api.gr: api
+                for api in resources.values()
+                if api.listable and goes_to_mailbox(*api.gr) and api.gr != NAMESPACES
+            }
+            wanted_copies = await self._copies_in_use(cluster, state, candidates)
         await self._sync_informers(cluster, state.sources, wanted_sources, self._source_handlers)
         await self._sync_informers(
             cluster, state.copies, wanted_copies, self._copy_handlers, PROJECTED_SELECTOR
@@ -401,6 +432,59 @@ class Translator:
                     continue  # the group went away between the two requests
         return parse_discovery(groups, lists)
 
+    async def _copies_in_use(
+        self,
+        cluster: str,
+        state: ClusterState,
+        candidates: dict[GroupResource, ApiResource],
+    ) -> dict[GroupResource, ApiResource]:
+        """Of a mailbox's `candidates`, those to follow with a copy informer: the ones
+        followed already and the ones of which a LIST finds copies; the others are recorded
+        in `state.idle_copies` and their projection keys looked at (an informer's first
+        sync would have done that)."""
+        client = self.allclusters.cluster(cluster)
+        unknown = [
+            api
+            for gr, api in candidates.items()
+            if gr not in state.copies and gr not in state.idle_copies
+        ]
+
+        async def has_copies(api: ApiResource) -> bool:
+            gvr = GroupVersionResource(api.group, api.version, api.resource)
+            try:
+                found = await client.list(gvr, label_selector=PROJECTED_SELECTOR, limit=1)
+            except NotFound:
+                return False  # not served after all; a later discovery sees it again
+            return bool(found.get("items"))
+
+        used = await asyncio.gather(*(has_copies(api) for api in unknown))
+        empty = {api.gr for api, found in zip(unknown, used, strict=True) if not found}
+        idle = set(state.idle_copies) | empty
+        state.idle_copies = {gr: candidates[gr] for gr in idle if gr in candidates}
+        plan = (self.plans or {}).get(self.mailbox_name(cluster) or "")
+        for gr in empty if plan is not None else ():
+            for projection_key in _plan_keys(cluster, plan, only=gr):
+                self.projection.enqueue(projection_key)
+        return {gr: api for gr, api in candidates.items() if gr not in state.idle_copies}
+
+    def _new_informer(
+        self,
+        cluster: str,
+        api: ApiResource,
+        handlers: Callable[[str, ApiResource, Informer], None],
+        label_selector: str | None = None,
+    ) -> Informer:
+        gvr = GroupVersionResource(api.group, api.version, api.resource)
+        informer = Informer(
+            self.allclusters.cluster(cluster),
+            gvr,
+            label_selector=label_selector,
+            options=self.mgr.informers.options,
+        )
+        handlers(cluster, api, informer)
+        informer.start()
+        return informer
+
     async def _sync_informers(
         self,
         cluster: str,
@@ -414,18 +498,8 @@ class Translator:
         ]
         await self._stop_informers([have.pop(gr) for gr in stale])
         for gr, api in wanted.items():
-            if gr in have:
-                continue
-            gvr = GroupVersionResource(api.group, api.version, api.resource)
-            informer = Informer(
-                self.allclusters.cluster(cluster),
-                gvr,
-                label_selector=label_selector,
-                options=self.mgr.informers.options,
-            )
-            have[gr] = informer
-            handlers(cluster, api, informer)
-            informer.start()
+            if gr not in have:
+                have[gr] = self._new_informer(cluster, api, handlers, label_selector)
 
     async def _stop_informers(self, informers: list[Informer]) -> None:
         for informer in informers:
@@ -607,6 +681,10 @@ class Translator:
             return None
         if normalize_spec(existing.get("spec")) == normalize_spec(spec):
             return None
+        # The namespaces first: a syncer that learns of a namespace before the mailbox has
+        # it creates a bare one at the edge, then updates it when the real one shows up.
+        for ns in sorted((self.plans.get(mailbox) or MailboxPlan()).namespaces):
+            await self._ensure_namespace(key.cluster, ns)
         # The spec is ours alone, but the syncer's heartbeat changes the object (its status)
         # every few seconds: a PUT with the cached resourceVersion would often be refused as
         # a Conflict. Replacing only the spec needs no resourceVersion.
@@ -646,6 +724,14 @@ class Translator:
         desired = self._desired(mailbox, plan, gr, key.namespace, reports)
         for report in reports:
             await self.events.record(report)
+        if copies is None and state is not None and gr in state.idle_copies:
+            if not desired:
+                return None  # no copies there (listed) and none wanted
+            api = state.idle_copies.pop(gr)
+            state.copies[gr] = self._new_informer(
+                key.cluster, api, self._copy_handlers, PROJECTED_SELECTOR
+            )
+            return None  # the new cache's sync enqueues this key again
         if copies is None:
             if not desired or state is None or state.resources is None:
                 return None  # the mailbox's discovery makes the cache, whose sync enqueues
@@ -883,7 +969,20 @@ class Translator:
 
     async def _ensure_namespace(self, cluster: str, ns: str) -> None:
         if self.namespaces.store.get_by(cluster, "", ns) is not None:
+            self._namespaces_made.pop((cluster, ns), None)
             return
+        if self._namespaces_made.get((cluster, ns), 0.0) > time.monotonic():
+            return  # made a moment ago; the cache has not shown it yet
+        # The first copies of a namespace (one projection key per resource) are made at
+        # once: they share one creation instead of each sending its own (all but one 409).
+        pending = self._namespaces_in_flight.get((cluster, ns))
+        if pending is None:
+            pending = asyncio.ensure_future(self._create_namespace(cluster, ns))
+            self._namespaces_in_flight[(cluster, ns)] = pending
+            pending.add_done_callback(lambda _t: self._namespaces_in_flight.pop((cluster, ns)))
+        await asyncio.shield(pending)
+
+    async def _create_namespace(self, cluster: str, ns: str) -> None:
         try:
             await self.allclusters.cluster(cluster).create(
                 r.NAMESPACES, projected_namespace(ns), field_manager=FIELD_MANAGER
@@ -891,6 +990,7 @@ class Translator:
             self.writes["create"] += 1
         except AlreadyExists:
             pass
+        self._namespaces_made[(cluster, ns)] = time.monotonic() + NAMESPACE_CACHE_WAIT
 
     async def _create(
         self, client: Client, gvr: GroupVersionResource, source: Obj, namespace: str
@@ -990,6 +1090,19 @@ def _plan_keys(cluster: str, plan: MailboxPlan, only: GroupResource | None = Non
         if gr != NAMESPACES and (only is None or gr == only):
             keys.append(Key(cluster, "", gr_name(gr)))
     return keys
+
+
+def _binding_serving(binding: Obj) -> Any:
+    """What of an APIBinding decides what its cluster serves."""
+    status = binding.get("status") or {}
+    return (binding.get("spec"), status.get("phase"), status.get("boundResources"))
+
+
+def _crd_serving(crd: Obj) -> Any:
+    """What of a CRD decides what its cluster serves."""
+    status = crd.get("status") or {}
+    conditions = sorted((c.get("type"), c.get("status")) for c in status.get("conditions") or [])
+    return (crd.get("spec"), status.get("acceptedNames"), conditions)
 
 
 def _version_changed(informer: Informer, wanted: dict[GroupResource, ApiResource]) -> bool:

@@ -13,8 +13,8 @@ reconciles keys: it reads both caches, applies `objects.decide`, makes the one w
 returns status (edge -> mailbox) when it differs. Every `resync_period` the plan is
 recomputed and every key of every lane is enqueued again (drift repair); unchanged objects
 cost no request. Discovery (about 8 requests per side) is read again only when it can have
-changed: on CRD and APIBinding events, while something is pending, and at the resync; a
-SyncerConfig change re-plans on the discovery already read.
+changed: on CRD and APIBinding events and while something is pending, else every
+`rediscover_period`; a SyncerConfig change re-plans on the discovery already read.
 
 A lane that leaves the plan is retired, not dropped: its informers keep running and its
 keys reconcile with "not selected", which deletes the marked copies (the turbo-for-deletion
@@ -25,6 +25,11 @@ created again may bring back old copies); while the syncer runs, retired lanes d
 Namespaces are only deleted when a `clusterScope` selection says so, and never swept
 (neither those created at the edge nor those created in the mailbox for upsynced objects).
 Copies the other direction made are never sources, so nothing bounces back and forth.
+
+After each write the syncer expects its informer to show it (the written resourceVersion,
+or the object gone) and does not decide on that object again until it does, for at most
+`retry_cap`: a decision on a cache that is behind its own last write would repeat the write
+(a second delete is a 404, a second create a 409, an update a Conflict).
 
 Nothing here survives a restart except through the API: the markers say what the syncer
 made, the digest annotation what it wrote. While a side is unreachable its informers keep
@@ -59,6 +64,7 @@ from edgemc.controllers.syncer.objects import (
     is_deleting,
     is_marked,
     is_system_object,
+    make_copy,
     marker_for,
     status_update,
 )
@@ -94,12 +100,41 @@ NOT_STATUS_RETURNED = {("", "namespaces"), ("apiextensions.k8s.io", "customresou
 
 
 @dataclass(frozen=True)
+class Expected:
+    """What the cache should show after one of our writes: resourceVersion `rv` (None: the
+    object with `uid` gone), until `deadline` (monotonic seconds)."""
+
+    rv: str | None
+    uid: str | None
+    deadline: float
+
+    def met_by(self, obj: Obj | None) -> bool:
+        meta = (obj or {}).get("metadata") or {}
+        if self.rv is None:
+            return obj is None or meta.get("uid") != self.uid
+        rv = str(meta.get("resourceVersion", ""))
+        if obj is None or not rv:
+            return False
+        # resourceVersions are opaque, but both servers here (and etcd's) count up.
+        return rv == self.rv or (rv.isdigit() and self.rv.isdigit() and int(rv) > int(self.rv))
+
+
+# How soon a key whose cache is behind our own write is looked at again (its informer's
+# event normally brings it back first).
+EXPECTATION_RECHECK = 0.05
+
+
+@dataclass(frozen=True)
 class SyncerOptions:
     """Tunables of one syncer, with the reasons for their defaults."""
 
-    # Full reconciliation: re-read discovery, re-check every object. Events do the real
-    # work; this repairs what events cannot tell (e.g. a missed discovery change).
+    # Full reconciliation: re-check every object. Events do the real work; this repairs
+    # what a missed event would leave wrong.
     resync_period: float = 60.0
+    # Discovery is re-read on CRD and APIBinding events; without one, only this often (a
+    # safety net for a change no event tells of). A reading is about 16 requests, which
+    # every 60 s made 300 syncers send 80 discovery requests a second to the servers.
+    rediscover_period: float = 600.0
     # Re-plan this soon while something waits for discovery (a CRD not yet served),
     # doubling while nothing changes.
     pending_period: float = 1.0
@@ -228,6 +263,10 @@ class Engine:
         self._swept: set[tuple[str, str, str]] = set()
         # Target informers stopped for having nothing to do: (side name, resource).
         self._dormant: set[tuple[str, GroupVersionResource]] = set()
+        # (side name, resource, namespace, name) -> what our last write there should show
+        self._expected: dict[tuple[str, GroupVersionResource, str, str], Expected] = {}
+        # (side name, namespace) -> its creation, while under way
+        self._namespaces_in_flight: dict[tuple[str, str], asyncio.Future[Obj | None]] = {}
         # Dormant target informers started again by a source object, not yet listed.
         self._woken: set[tuple[str, GroupVersionResource]] = set()
         self._idle_check: asyncio.Task[None] | None = None
@@ -264,7 +303,7 @@ class Engine:
                 await asyncio.gather(self.mailbox.client.close(), self.edge.client.close())
 
     async def _plan_loop(self) -> None:
-        last_full = -math.inf
+        last_full = last_discovery = -math.inf
         # While the same things stay pending, re-plan ever less often (events of CRDs and
         # bindings re-plan at once anyway; this is the safety net).
         pending_wait, last_pending = self.options.pending_period, ()
@@ -274,10 +313,13 @@ class Engine:
             now = time.monotonic()
             full = now - last_full >= self.options.resync_period
             wait = self.options.pending_period
-            refresh = self._rediscover or full or bool(self.plan.pending)
+            stale = now - last_discovery >= self.options.rediscover_period
+            refresh = self._rediscover or stale or bool(self.plan.pending)
             self._rediscover = False  # events from now on ask for another reading
             try:
                 await self.replan(enqueue_all=full, refresh_discovery=refresh)
+                if refresh:
+                    last_discovery = now
                 self._planned.set()
                 if full or self._idle_check is None or self._idle_check.done():
                     self._check_idle_targets()
@@ -573,8 +615,13 @@ class Engine:
                 return Result.requeue()
             return Result.requeue_after(0.2)  # a decision needs both sides' full picture
         self._woken.discard((dst.name, tgvr))
-        source = self._source_of(lane, src.get(sgvr, ns, name), active)
-        target = dst.get(tgvr, ns, name)
+        raw_source, target = src.get(sgvr, ns, name), dst.get(tgvr, ns, name)
+        if not (
+            self._shows(src, sgvr, ns, name, raw_source)
+            and self._shows(dst, tgvr, ns, name, target)
+        ):
+            return Result.requeue_after(EXPECTATION_RECHECK)
+        source = self._source_of(lane, raw_source, active)
         if lane.is_namespaces and lane.direction == "down" and source is None:
             if active and name in lane.ensure:
                 source = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
@@ -587,6 +634,38 @@ class Engine:
             return Result.requeue()
         return None
 
+    def _shows(
+        self, side: Side, gvr: GroupVersionResource, ns: str, name: str, obj: Obj | None
+    ) -> bool:
+        """Whether `obj` (from `side`'s cache) shows our last write of it, if any."""
+        key = (side.name, gvr, ns, name)
+        expected = self._expected.get(key)
+        if expected is None:
+            return True
+        if expected.met_by(obj) or time.monotonic() > expected.deadline:
+            del self._expected[key]
+            return True
+        return False
+
+    def _expect(
+        self,
+        side: Side,
+        gvr: GroupVersionResource,
+        ns: str,
+        name: str,
+        written: Obj | None,
+        uid: str | None = None,
+    ) -> None:
+        """Remember what our write of (ns, name) should make `side`'s cache show: `written`
+        (the server's answer) or, for None, the object with `uid` gone."""
+        rv = None
+        if written is not None:
+            rv = str((written.get("metadata") or {}).get("resourceVersion") or "") or None
+            if rv is None:
+                return  # nothing to recognize it by
+        deadline = time.monotonic() + self.options.retry_cap
+        self._expected[(side.name, gvr, ns, name)] = Expected(rv, uid, deadline)
+
     async def _carry_out(
         self, lane: Lane, dst: Side, source: Obj | None, target: Obj | None, ns: str, name: str
     ) -> None:
@@ -595,12 +674,14 @@ class Engine:
         log = self._log.with_values(lane=lane.id, namespace=ns, name=name)
         if action.kind == "create":
             assert action.obj is not None
-            await self._create(dst, lane, action.obj)
+            created = await self._create(dst, lane, action.obj)
+            if created is not None:
+                self._expect(dst, tgvr, ns, name, created)
             log.v(3).info("Created copy", side=dst.name)
         elif action.kind == "update":
             assert action.obj is not None
             await self._throttle()
-            await dst.client.update(tgvr, action.obj)
+            self._expect(dst, tgvr, ns, name, await dst.client.update(tgvr, action.obj))
             log.v(3).info("Updated copy", side=dst.name)
         elif action.kind == "delete":
             assert action.obj is not None
@@ -612,6 +693,7 @@ class Engine:
                 )
             except NotFound:
                 return
+            self._expect(dst, tgvr, ns, name, None, uid)
             log.v(3).info("Deleted copy", side=dst.name)
         elif action.kind == "foreign":
             log.v(4).info("Leaving an object the syncer did not create", side=dst.name)
@@ -626,32 +708,64 @@ class Engine:
             for lane in self.plan.lanes.values()
         )
 
-    async def _create(self, side: Side, lane: Lane, obj: Obj) -> None:
+    async def _create(self, side: Side, lane: Lane, obj: Obj) -> Obj | None:
+        """Create `obj` (and its namespace if missing); the server's answer (None: it
+        exists already)."""
         gvr = _gvr(lane.target)
-        ns = (obj.get("metadata") or {}).get("namespace") or None
+        meta = obj.get("metadata") or {}
+        if lane.is_namespaces:
+            return await self._ensure_namespace(side, meta.get("name", ""), obj)
+        ns = meta.get("namespace") or None
+        if ns is not None and side.synced(r.NAMESPACES) and side.get(r.NAMESPACES, "", ns) is None:
+            # Known to be missing: make it first rather than be told so by a 404.
+            await self._ensure_namespace(side, ns, self._namespace_copy(lane, ns))
         await self._throttle()
         try:
-            await side.client.create(gvr, obj, ns)
+            return await side.client.create(gvr, obj, ns)
         except AlreadyExists:
-            return  # the cache was behind; the informer's event brings us back
+            return None  # the cache was behind; the informer's event brings us back
         except NotFound:
             if ns is None:
                 raise
-            await self._ensure_namespace(side, ns, marker_for(lane.direction))
+            await self._ensure_namespace(side, ns, self._namespace_copy(lane, ns))
             await self._throttle()
-            await side.client.create(gvr, obj, ns)
+            return await side.client.create(gvr, obj, ns)
 
-    async def _ensure_namespace(self, side: Side, namespace: str, marker: str) -> None:
-        body = {
+    def _namespace_copy(self, lane: Lane, namespace: str) -> Obj:
+        """The Namespace to create for `lane`'s copies in `namespace`: the copy of the
+        mailbox's own when downsyncing and it is known (what the namespaces lane would
+        write), else a bare one carrying the lane's marker."""
+        marker = marker_for(lane.direction)
+        source = self.mailbox.get(r.NAMESPACES, "", namespace) if lane.direction == "down" else None
+        if source is not None and not is_deleting(source) and not is_marked(source, marker):
+            return make_copy(source, marker)
+        return {
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": namespace, "annotations": {marker: MARKER_VALUE}},
         }
+
+    async def _ensure_namespace(self, side: Side, namespace: str, body: Obj) -> Obj | None:
+        """Create Namespace `namespace` as `body`, or join its creation if one is under way;
+        the server's answer (None: it exists already)."""
+        # The first objects of a new namespace arrive together (the Namespace itself and one
+        # per resource): they share one creation instead of each sending one (409s).
+        key = (side.name, namespace)
+        pending = self._namespaces_in_flight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._create_namespace(side, body))
+            self._namespaces_in_flight[key] = pending
+            pending.add_done_callback(lambda _t: self._namespaces_in_flight.pop(key))
+        return await asyncio.shield(pending)
+
+    async def _create_namespace(self, side: Side, body: Obj) -> Obj | None:
         await self._throttle()
         try:
-            await side.client.create(r.NAMESPACES, body)
+            created = await side.client.create(r.NAMESPACES, body)
         except AlreadyExists:
-            pass
+            return None
+        self._expect(side, r.NAMESPACES, "", body["metadata"]["name"], created)
+        return created
 
     async def _return_status(self, lane: Lane, source: Obj, target: Obj) -> None:
         """Edge status -> mailbox copy, when it differs (spec 7.5)."""
@@ -669,10 +783,11 @@ class Engine:
         gvr = _gvr(res)
         await self._throttle()
         if res.has_status:
-            await self.mailbox.client.update_status(gvr, update)
+            written = await self.mailbox.client.update_status(gvr, update)
         else:
-            await self.mailbox.client.update(gvr, update)
+            written = await self.mailbox.client.update(gvr, update)
         meta = source["metadata"]
+        self._expect(self.mailbox, gvr, meta.get("namespace") or "", meta["name"], written)
         self._log.v(3).info(
             "Returned status", lane=lane.id, namespace=meta.get("namespace"), name=meta["name"]
         )

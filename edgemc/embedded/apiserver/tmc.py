@@ -83,8 +83,15 @@ class Tmc:
         ]
         if targets:
             self._ensure_defaults(scope, loc_rt)
+        # Every SyncTarget or Location event recounts every Location: look the candidates
+        # up by label instead of testing every SyncTarget against every Location (1,000 of
+        # each made that a billion matches while they were being created).
+        by_label: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for target in targets:
+            for label in (target["metadata"].get("labels") or {}).items():
+                by_label.setdefault(label, []).append(target)
         for _, loc in self.store.list((loc_rt.group, loc_rt.resource, loc_rt.identity), cluster):
-            self._count_instances(scope, loc_rt, loc, targets)
+            self._count_instances(scope, loc_rt, loc, targets, by_label)
         return None
 
     def _ensure_defaults(self, scope: Scope, loc_rt: ResourceType) -> None:
@@ -152,13 +159,24 @@ class Tmc:
         self.service.update(scope, export_rt, "", "kubernetes", {**export, "metadata": meta})
 
     def _count_instances(
-        self, scope: Scope, rt: ResourceType, loc: dict[str, Any], targets: list[dict]
+        self,
+        scope: Scope,
+        rt: ResourceType,
+        loc: dict[str, Any],
+        targets: list[dict],
+        by_label: dict[tuple[str, str], list[dict[str, Any]]],
     ) -> None:
+        spec_selector = loc.get("spec", {}).get("instanceSelector")
         try:
-            selector = selector_from_label_selector(loc.get("spec", {}).get("instanceSelector"))
+            selector = selector_from_label_selector(spec_selector)
         except SelectorError:
             return
-        selected = [t for t in targets if selector.matches(t["metadata"].get("labels") or {})]
+        candidates = targets
+        match = spec_selector.get("matchLabels") if isinstance(spec_selector, dict) else None
+        if isinstance(match, dict) and match and all(isinstance(v, str) for v in match.values()):
+            # A selected target carries every matchLabels pair: the rarest one bounds them.
+            candidates = min((by_label.get(pair, []) for pair in match.items()), key=len)
+        selected = [t for t in candidates if selector.matches(t["metadata"].get("labels") or {})]
         ready = [
             t
             for t in selected
