@@ -179,11 +179,13 @@ class Informer:
         failures = 0
         need_list = True
         while not self._stopped:
+            listing = need_list
             try:
                 if need_list:
                     await self._list_and_replace()
                     need_list = False
                     failures = 0
+                listing = False
                 await self._watch()
                 failures = 0  # a watch that ends normally is routine: re-watch right away
             except asyncio.CancelledError:
@@ -196,7 +198,14 @@ class Informer:
                     )
                     need_list = True
                     continue
-                self._log.v(2).info("List/watch failed", err=err, failures=failures)
+                if listing or err.code != 0:
+                    # As client-go's reflector: a failed list, or a watch the server refuses
+                    # (401, 403, 404, 5xx), is an error the operator must see; a watch cut
+                    # off mid-stream is routine and resumed.
+                    verb = "list" if listing else "watch"
+                    self._log.error(f"Failed to {verb}", err, failures=failures)
+                else:
+                    self._log.v(2).info("Watch failed", err=err, failures=failures)
                 await self._sleep_backoff(failures)
                 failures += 1
             except Exception as err:  # a bug or a malformed answer: log, back off, go on

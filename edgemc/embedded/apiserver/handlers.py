@@ -248,7 +248,32 @@ def _bool_param(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1")
 
 
+# As kube-apiserver's warning recorder: the warnings of one answer may total this many
+# characters; past it each is cut to WARNING_ITEM_CHARS and those that still do not fit are
+# dropped. Here each also counts its `299 - "..."` framing, so that the one joined header
+# stays well inside what clients read (aiohttp: 8 KiB per header).
+WARNINGS_TOTAL_CHARS = 4 * 1024
+WARNING_ITEM_CHARS = 256
+_WARNING_FRAMING = len('299 - "", ')
+
+
+def bounded_warnings(warnings: list[str]) -> list[str]:
+    """`warnings` without repeats and within the size bounds above."""
+    unique = list(dict.fromkeys(warnings))
+    if sum(len(w) + _WARNING_FRAMING for w in unique) <= WARNINGS_TOTAL_CHARS:
+        return unique
+    kept: list[str] = []
+    total = 0
+    for text in (w[:WARNING_ITEM_CHARS] for w in unique):
+        total += len(text) + _WARNING_FRAMING
+        if total > WARNINGS_TOTAL_CHARS:
+            break
+        kept.append(text)
+    return kept
+
+
 def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
+    warnings = bounded_warnings(warnings)
     if not warnings:
         return None
 

@@ -244,10 +244,73 @@ _POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def _semantic_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
-    """The few hand-written upstream rules edgemc relies on (container images, selectors)."""
+    """The few hand-written upstream rules edgemc relies on (container images, selectors,
+    ConfigMap and Secret keys and sizes)."""
     if not rt.builtin:
         return []
-    return _pod_spec_causes(rt, obj) + _workload_selector_causes(rt, obj)
+    return (
+        _pod_spec_causes(rt, obj) + _workload_selector_causes(rt, obj) + _data_map_causes(rt, obj)
+    )
+
+
+# Upstream's MaxSecretSize, which bounds ConfigMaps too.
+MAX_DATA_BYTES = 1024 * 1024
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_CONFIG_KEY_MESSAGE = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
+    "'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+
+def config_key_errors(key: str) -> list[str]:
+    """Upstream's IsConfigMapKey: why `key` cannot name a ConfigMap or Secret entry."""
+    errors = []
+    if len(key) > 253:
+        errors.append("must be no more than 253 characters")
+    if not _CONFIG_KEY.fullmatch(key):
+        errors.append(_CONFIG_KEY_MESSAGE)
+    if key == ".":
+        errors.append("must not be '.'")
+    elif key == "..":
+        errors.append("must not be '..'")
+    elif key.startswith(".."):
+        errors.append("must not start with '..'")
+    return errors
+
+
+def _data_map_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
+    """ValidateConfigMap / ValidateSecret: entry keys, no key in both bags, at most 1 MiB."""
+    if (rt.group, rt.resource) not in (("", "configmaps"), ("", "secrets")):
+        return []
+    secret = rt.resource == "secrets"
+    bags = ("data",) if secret else ("data", "binaryData")
+    causes: list[Cause] = []
+    total = 0
+    for bag in bags:
+        entries = obj.get(bag)
+        if not isinstance(entries, dict):
+            continue
+        for key, value in entries.items():
+            path = f"{bag}[{key}]"
+            causes.extend(_invalid(path, key, msg) for msg in config_key_errors(str(key)))
+            other = obj.get("binaryData") if bag == "data" and not secret else None
+            if isinstance(other, dict) and key in other:
+                causes.append(_invalid(path, key, "duplicate of key present in binaryData"))
+            if isinstance(value, str):
+                # Secret data and ConfigMap binaryData are base64: count the decoded bytes.
+                encoded = secret or bag == "binaryData"
+                size = len(value) * 3 // 4 - value.count("=") if encoded else len(value.encode())
+                total += size
+    if total > MAX_DATA_BYTES:
+        # Upstream names the whole object ("") for a ConfigMap, `data` for a Secret.
+        causes.append(
+            _cause(
+                "FieldValueTooLong",
+                "data" if secret else "",
+                f"Too long: may not be more than {MAX_DATA_BYTES} bytes",
+            )
+        )
+    return causes
 
 
 def _pod_spec_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
