@@ -7,6 +7,8 @@ import asyncio
 import resource
 from pathlib import Path
 
+import pytest
+
 from bench import system
 
 
@@ -51,3 +53,15 @@ def test_system_benchmark_skips_what_the_open_file_limit_cannot_hold() -> None:
     else:
         reason = system._connection_shortfall(hard)  # ~21 connections per cluster
         assert reason is not None and f"{hard:,}" in reason
+
+
+async def test_system_benchmark_over_the_limit_measures_mailboxes_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(system, "KCP_CONNECTIONS_PER_CLUSTER", 10**9)
+    result = await asyncio.wait_for(system.run_system(2, tmp_path, idle_seconds=0), 240)
+    assert "hard limit" in result["skipped"]
+    assert result["mailbox_ready_s"]["n"] == 2 and result["floor_mailbox_ready_s"]["n"] == 2
+    assert "change_to_edge_s" not in result
+    table = system._table([result])
+    assert "skipped:" in table and "SyncTarget->mailbox" in table
