@@ -470,6 +470,26 @@ async def test_update_with_a_falsy_name_is_rejected(api: Api, name: Any) -> None
     assert answer["reason"] == "BadRequest", answer
 
 
+@pytest.mark.parametrize("name", ["", None])
+async def test_update_without_a_name_is_400_and_changes_nothing(api: Api, name: Any) -> None:
+    own = next(names)
+    status, _ = await api.send("POST", CM, dumps(configmap(own)))
+    assert status == 201
+    body = configmap(own)
+    body["data"] = {"changed": "yes"}
+    if name is None:
+        del body["metadata"]["name"]
+    else:
+        body["metadata"]["name"] = name
+    answer = await api.rejected("PUT", f"{CM}/{own}", dumps(body))
+    assert answer["code"] == 400, answer
+    assert answer["message"] == (
+        f"the name of the object ({own} based on URL) was undeterminable: name must be provided"
+    )
+    status, stored = await api.send("GET", f"{CM}/{own}")
+    assert status == 200 and "changed" not in (stored.get("data") or {})
+
+
 async def test_empty_string_for_a_defaulted_integer_is_rejected(api: Api) -> None:
     """Go's decoder refuses a string for an int32 before defaulting could fill it in."""
     body = deployment(next(names))

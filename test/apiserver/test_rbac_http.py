@@ -334,6 +334,9 @@ async def test_revoked_token_and_anonymous_get_401(admin: Http) -> None:
     # Health and version stay public, as upstream's system:public-info-viewer.
     status, _ = await anonymous.get("/version")
     assert status == 200
+    # ... to requests without credentials: a token that fails authentication is refused.
+    status, body = await admin.as_token("not-a-token").get("/version")
+    assert status == 401 and body["reason"] == "Unauthorized"
 
 
 async def test_admins_bypass_rbac(admin: Http, shard: Http) -> None:

@@ -299,7 +299,13 @@ class ObjectService:
         obj = self._check_kind(rt, copy.deepcopy(body))
         old = self.get(scope, rt, namespace, name)
         meta = obj["metadata"]
-        if meta.get("name") not in (None, "") and meta["name"] != name:
+        if meta.get("name") in (None, ""):
+            # Upstream's checkName: the body must name the object the URL names.
+            raise errors.bad_request(
+                f"the name of the object ({name} based on URL) was undeterminable: "
+                "name must be provided"
+            )
+        if meta["name"] != name:
             raise errors.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL "
                 f"({name})"

@@ -284,10 +284,9 @@ class ApiServer:
         return None
 
     def authenticate(self, request: web.Request) -> User | None:
-        header = request.headers.get("Authorization", "")
-        if not header.lower().startswith("bearer "):
+        if not _has_bearer_token(request):
             return None
-        token = header[7:].strip()
+        token = request.headers["Authorization"].strip().split(" ", 1)[1].strip()
         for authenticator in self.authenticators:
             user = authenticator(token)
             if user is not None:
@@ -322,7 +321,9 @@ class ApiServer:
             return web.Response(text="ok")
         user = self.authenticate(request)
         if user is None:
-            if path in PUBLIC_PATHS:
+            # Anonymous means no credentials: a token that fails authentication is a 401
+            # even where anonymous requests are allowed (kube-apiserver's authn filter).
+            if path in PUBLIC_PATHS and not _has_bearer_token(request):
                 user = User("system:anonymous", ("system:unauthenticated",))
             else:
                 raise errors.unauthorized()
@@ -392,3 +393,9 @@ async def running(config: ServerConfig | None = None):  # type: ignore[no-untype
         yield server
     finally:
         await server.stop()
+
+
+def _has_bearer_token(request: web.Request) -> bool:
+    """Whether the request presents a bearer token (an empty one counts as none, as upstream)."""
+    parts = request.headers.get("Authorization", "").strip().split(" ", 1)
+    return len(parts) == 2 and parts[0].lower() == "bearer" and bool(parts[1].strip())
