@@ -10,6 +10,11 @@ known state.
 
 Handlers run synchronously on the event loop, in registration order, and must be quick
 (controllers only enqueue keys). A handler that raises is logged and does not stop others.
+
+The cache (`Informer.store`) is the reflector's alone: read it, never write into it or
+mutate the objects it returns (as with client-go's shared caches). A relist delivers only
+what differs from the cache, so a change written into it by anyone else would never be
+corrected or announced. Consecutive 410s with no progress between relist with a backoff.
 """
 
 from __future__ import annotations
@@ -177,12 +182,16 @@ class Informer:
 
     async def _run(self) -> None:
         failures = 0
+        # 410s in a row, each before the watch got past the list it followed.
+        stuck_gone = 0
+        listed_rv: str | None = None
         need_list = True
         while not self._stopped:
             listing = need_list
             try:
                 if need_list:
                     await self._list_and_replace()
+                    listed_rv = self.last_resource_version
                     need_list = False
                     failures = 0
                 listing = False
@@ -197,6 +206,11 @@ class Informer:
                         resourceVersion=self.last_resource_version,
                     )
                     need_list = True
+                    stuck_gone = stuck_gone + 1 if self.last_resource_version == listed_rv else 0
+                    if stuck_gone > 1:
+                        # History gone again before any progress (a server compacting
+                        # faster than we list): relist with a backoff, not in a tight loop.
+                        await self._sleep_backoff(stuck_gone - 2)
                     continue
                 if listing or err.code != 0:
                     # As client-go's reflector: a failed list, or a watch the server refuses

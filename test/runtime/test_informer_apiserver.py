@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from edgemc.embedded.apiserver.faults import FaultConfig
 from edgemc.runtime.cache import BY_NAMESPACE
 from edgemc.runtime.client import Client, ClusterConfig, GroupVersionResource
 from edgemc.runtime.informer import DeletedFinalStateUnknown, Informer, InformerFactory
@@ -238,3 +239,31 @@ async def test_factory_shares_informers(client: Client) -> None:
         assert "t" in late.store
     finally:
         await factory.stop()
+
+
+async def test_410_again_before_any_progress_relists_with_a_backoff(
+    threaded_apiserver: ThreadedServer, client: Client, informer: Informer
+) -> None:
+    """A server that forgets history faster than the informer lists (every resumed watch
+    answered 410): the first 410 relists at once, later ones in a row back off, growing."""
+    waits: list[int] = []
+
+    async def record_backoff(attempt: int) -> None:
+        waits.append(attempt)
+        await asyncio.sleep(0)
+
+    informer._sleep_backoff = record_backoff  # type: ignore[method-assign]
+    await client.create(CM, configmap("one"))
+    threaded_apiserver.call(
+        lambda: setattr(threaded_apiserver.server.faults, "config", FaultConfig(gone=1.0))
+    )
+    informer.start()
+    await wait_until(lambda: informer.relists >= 4)
+    threaded_apiserver.call(
+        lambda: setattr(threaded_apiserver.server.faults, "config", FaultConfig())
+    )
+    # relist 1 followed a first 410 (no wait); each later one a 410 with no progress between.
+    assert waits[:3] == [0, 1, 2]
+    later = await client.create(CM, configmap("later"))
+    await wait_until(lambda: informer.store.get("t/later") is not None)
+    assert rv(informer.store.get("t/later") or {}) == rv(later)
