@@ -274,6 +274,13 @@ class Summarizer:
         self.slices.add_handler(
             on_delete=lambda obj: self._slices_parsed.pop(object_key(final_state(obj)), None)
         )
+        # EdgePlacement uid -> the generation whose invalid namespaceSelector was logged
+        self._invalid_selector_said: dict[str, Any] = {}
+        self.placements.add_handler(
+            on_delete=lambda obj: self._invalid_selector_said.pop(
+                final_state(obj)["metadata"].get("uid", ""), None
+            )
+        )
 
         self.controller = mgr.add(
             Controller(CONTROLLER_NAME, self.reconcile, workers=self.options.workers)
@@ -516,11 +523,15 @@ class Summarizer:
             try:
                 selects = raw is None or selector_from_label_selector(raw).matches(labels)
             except (ValueError, TypeError) as err:
-                log.warning(
-                    "EdgePlacement has an invalid namespaceSelector; ignored",
-                    key=str(Key.of(placement)),
-                    err=str(err),
-                )
+                meta = placement["metadata"]
+                # Said once per generation, not on every reconcile of every subject.
+                if self._invalid_selector_said.get(meta.get("uid", "")) != meta.get("generation"):
+                    self._invalid_selector_said[meta.get("uid", "")] = meta.get("generation")
+                    log.warning(
+                        "EdgePlacement has an invalid namespaceSelector; ignored",
+                        key=str(Key.of(placement)),
+                        err=str(err),
+                    )
                 continue
             if selects:
                 placing.append(placement)

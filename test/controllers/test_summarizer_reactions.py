@@ -3,8 +3,10 @@ EdgePlacement, and when a placement goes away (its summaries are removed)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from edgeenv import ESPW, EdgeEnv, wait_for
 from test_summarizer_stage5 import READY, status_of, summary, wait_status
 from test_summarizer_support import WMW_C, WMW_S, SeedRig
@@ -83,3 +85,45 @@ async def test_aggregation_switch_and_placement_removal(env: EdgeEnv) -> None:
             return await summary(wmw_c, *COMMON) is None
 
         await wait_for(removed, 15, "summary removed with its placement")
+
+
+async def test_invalid_namespace_selector_is_said_once_per_generation(
+    env: EdgeEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = await seeded(env)
+    wmw_c = env.ws(WMW_C)
+    bad = {
+        "apiVersion": "edge.kcp.io/v1alpha1",
+        "kind": "EdgePlacement",
+        "metadata": {"name": "bad-namespaces"},
+        "spec": {
+            "namespaceSelector": {
+                "matchExpressions": [{"key": "a", "operator": "In", "values": []}]
+            },
+            "locationSelectors": [{"matchLabels": {"env": "prod"}}],
+        },
+    }
+    await wmw_c.create(r.EDGE_PLACEMENTS, bad)
+    argv = ["--kubeconfig", str(env.kubeconfig(ESPW))]
+    said = "EdgePlacement has an invalid namespaceSelector"
+    caplog.set_level(logging.WARNING, logger="edgemc")
+    async with rig.syncers_beating(period=5), app.running(APP, argv):
+        await wait_status(wmw_c, *COMMON, "common ready", ready=2)
+        for ready in (1, 0, 1):  # three more reconciles of the subject
+            await rig.report("florin", "commonstuff", "commond", replicas=1, readyReplicas=ready)
+            await wait_status(wmw_c, *COMMON, f"florin ready={ready}", ready=1 + ready)
+        assert sum(said in m for m in caplog.messages) == 1
+        await wmw_c.patch(r.EDGE_PLACEMENTS, "bad-namespaces", {"metadata": {"labels": {"x": "y"}}})
+        await wmw_c.patch(
+            r.EDGE_PLACEMENTS,
+            "bad-namespaces",
+            {"spec": {"namespaceSelector": {"matchExpressions": [
+                {"key": "b", "operator": "NotIn", "values": []}]}}},
+        )  # fmt: skip
+        await rig.report("florin", "commonstuff", "commond", replicas=1, readyReplicas=0)
+        await wait_status(wmw_c, *COMMON, "florin not ready again", ready=1)
+
+        async def said_again() -> bool:  # the new generation is said once more
+            return sum(said in m for m in caplog.messages) == 2
+
+        await wait_for(said_again, 15, "the new generation's warning")
