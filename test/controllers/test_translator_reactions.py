@@ -400,3 +400,58 @@ async def test_new_api_binding_in_workload_workspace(env: EdgeEnv) -> None:
         await wait_config(env, mb, expected_sets({"commonstuff"}, [UPSYNC_1, UPSYNC_2]))
         await wait_present(env.ws(mb), r.API_BINDINGS, "bind-kube", None)
         await wait_present(env.ws(mb), r.DEPLOYMENTS, "commond", "commonstuff")
+
+
+def big_placement(name: str, n_names: int) -> dict[str, Any]:
+    """An EdgePlacement of wmw-c upsyncing `n_names` long object names (about 33 bytes each)."""
+    names = [f"{name}-object-{i:020d}" for i in range(n_names)]
+    return {
+        "apiVersion": edge.API_VERSION,
+        "kind": "EdgePlacement",
+        "metadata": {"name": name},
+        "spec": {
+            "locationSelectors": [{"matchLabels": {"env": "prod"}}],
+            "namespaceSelector": {"matchLabels": {"common": "si"}},
+            "upsync": [{"apiGroup": "group9.test", "resources": ["things"], "names": names}],
+        },
+    }
+
+
+async def test_syncer_config_the_mailbox_refuses_is_reported_not_retried(env: EdgeEnv) -> None:
+    seed = await seed_stage_1_and_2(env)
+    florin_mb = seed["mailboxes"]["florin"][1]
+    wmw = env.ws(WMW_C)
+    async with translator(env) as t:
+        await wait_config(env, florin_mb, expected_sets({"commonstuff"}, [UPSYNC_1, UPSYNC_2]))
+        # Each placement fits the server (1.5 MiB per object); their upsyncs merged do not.
+        for name in ("ep-big-1", "ep-big-2"):
+            await wmw.create(r.EDGE_PLACEMENTS, big_placement(name, 27_000))
+            await write_slice(env, WMW_C, name, [seed["florin"]])
+
+        async def refused_events() -> set[str] | None:
+            events = (await wmw.list(r.EVENTS, "default"))["items"]
+            about = {
+                e["involvedObject"]["name"]
+                for e in events
+                if e.get("reason") == "SyncerConfigRefused" and "413" in e.get("message", "")
+            }
+            return about if about >= {"ep-big-1", "ep-big-2"} else None
+
+        await wait_for(refused_events, 20, "SyncerConfigRefused Events on both placements")
+        await wait_idle(t)  # not retrying
+
+        def upsynced(cfg: dict[str, Any] | None, placement: str) -> bool:
+            upsync = ((cfg or {}).get("spec") or {}).get("upsync") or []
+            return any(str((u.get("names") or [""])[0]).startswith(placement) for u in upsync)
+
+        cfg = await syncer_config(env, florin_mb)
+        assert cfg is not None and not upsynced(cfg, "ep-big-2")
+        # The other one goes: the rest fits, and is written.
+        await wmw.delete(r.EDGE_PLACEMENTS, "ep-big-1")
+        await env.ws(WMW_C).delete(r.SINGLE_PLACEMENT_SLICES, "ep-big-1")
+
+        async def written() -> bool:
+            cfg = await syncer_config(env, florin_mb)
+            return upsynced(cfg, "ep-big-2") and not upsynced(cfg, "ep-big-1")
+
+        await wait_for(written, 20, "the SyncerConfig with ep-big-2's upsync alone")

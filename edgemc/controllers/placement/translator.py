@@ -96,6 +96,7 @@ CONDITION_CONFLICT = "WorkloadConflict"
 """EdgePlacement condition owned by the translator: True while a copied object collides."""
 # Reasons of the Warning Events about objects that cannot be used as they are (`events.py`).
 REFUSED = "CopyRefused"
+CONFIG_REFUSED = "SyncerConfigRefused"
 """The mailbox refused a copy (it stays out of the mailbox until its source changes)."""
 REFUSED_CODES = frozenset({400, 413, 422})
 UNSUPPORTED = "UnsupportedResource"
@@ -197,6 +198,8 @@ class Translator:
         self._planned = False
         # informer -> the task that reacts to its first sync
         self._tasks: dict[Informer, asyncio.Task[None]] = {}
+        # mailbox name -> the SyncerConfig spec (normalized) its mailbox refused
+        self._configs_refused: dict[str, Any] = {}
         # (mailbox cluster, namespace) -> its creation, while under way
         self._namespaces_in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         # (mailbox cluster, namespace) -> until when a creation just made is trusted
@@ -658,6 +661,8 @@ class Translator:
         if mailbox is None or self.plans is None or mailbox in self.blocked:
             return None  # the planner enqueues this mailbox once its inputs are complete
         spec = syncer_config_spec(self.plans.get(mailbox))
+        if self._configs_refused.get(mailbox) == normalize_spec(spec):
+            return None  # refused as it is (said once); a change of the plan tries again
         existing = self.syncer_configs.store.get_by(key.cluster, "", edge.SYNCER_CONFIG_NAME)
         client = self.allclusters.cluster(key.cluster)
         if existing is None:
@@ -676,7 +681,13 @@ class Translator:
                 # error, just early; look again shortly without the error backoff.
                 log.v(4).info("SyncerConfigs not served yet", mailbox=mailbox, cluster=key.cluster)
                 return Result.requeue_after(MAILBOX_NOT_READY_RETRY)
+            except ApiError as err:
+                if err.code not in REFUSED_CODES:
+                    raise
+                await self._config_refused(mailbox, spec, err)
+                return None
             self.writes["create"] += 1
+            self._configs_refused.pop(mailbox, None)
             log.v(2).info("Created SyncerConfig", mailbox=mailbox, cluster=key.cluster)
             return None
         if normalize_spec(existing.get("spec")) == normalize_spec(spec):
@@ -688,14 +699,21 @@ class Translator:
         # The spec is ours alone, but the syncer's heartbeat changes the object (its status)
         # every few seconds: a PUT with the cached resourceVersion would often be refused as
         # a Conflict. Replacing only the spec needs no resourceVersion.
-        await client.patch(
-            r.SYNCER_CONFIGS,
-            edge.SYNCER_CONFIG_NAME,
-            [{"op": "add", "path": "/spec", "value": spec}],  # "add" sets it, even if absent
-            patch_type="json",
-            field_manager=FIELD_MANAGER,
-        )
+        try:
+            await client.patch(
+                r.SYNCER_CONFIGS,
+                edge.SYNCER_CONFIG_NAME,
+                [{"op": "add", "path": "/spec", "value": spec}],  # "add" sets it, even if absent
+                patch_type="json",
+                field_manager=FIELD_MANAGER,
+            )
+        except ApiError as err:
+            if err.code not in REFUSED_CODES:
+                raise
+            await self._config_refused(mailbox, spec, err)
+            return None
         self.writes["update"] += 1
+        self._configs_refused.pop(mailbox, None)
         log.v(2).info("Updated SyncerConfig", mailbox=mailbox, cluster=key.cluster)
         return None
 
@@ -771,6 +789,24 @@ class Translator:
         if retry is not None:
             raise retry
         return None
+
+    async def _config_refused(self, mailbox: str, spec: Obj, err: ApiError) -> None:
+        """The mailbox refused the SyncerConfig's content (say, upsync lists past the size
+        limit): retrying the same content cannot help, and a change of the plan enqueues the
+        mailbox again. A Warning Event on each EdgePlacement sending there says why."""
+        message = (
+            f"mailbox {mailbox} refused SyncerConfig {edge.SYNCER_CONFIG_NAME} "
+            f"({err.code} {err.reason}): {err.message}"
+        )
+        log.error("SyncerConfig refused", message, mailbox=mailbox)
+        self._configs_refused[mailbox] = normalize_spec(spec)
+        plan = (self.plans or {}).get(mailbox) or MailboxPlan()
+        for cluster, name in sorted(plan.placements):
+            placement = self.placements.store.get_by(cluster, "", name)
+            if placement is not None:
+                await self.events.warn(
+                    cluster, placement, edge.API_VERSION, "EdgePlacement", CONFIG_REFUSED, message
+                )
 
     async def _refused(self, mailbox: str, gr: GroupResource, source: Obj, err: ApiError) -> bool:
         """Deal with a failed write of the copy of `source`; True if retrying cannot help.
