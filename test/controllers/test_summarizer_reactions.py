@@ -127,3 +127,28 @@ async def test_invalid_namespace_selector_is_said_once_per_generation(
             return sum(said in m for m in caplog.messages) == 2
 
         await wait_for(said_again, 15, "the new generation's warning")
+
+
+async def test_new_destination_is_summarized_once_its_copy_lands(
+    env: EdgeEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A placement gaining a destination: within the projection grace the summary waits for
+    the translator's copy instead of reporting it NotProjected and then again."""
+    rig = await seeded(env)
+    wmw_s = env.ws(WMW_S)
+    argv = ["--kubeconfig", str(env.kubeconfig(ESPW)), "--projection-grace=60", "-v=3"]
+    caplog.set_level(logging.DEBUG, logger="edgemc")
+    async with rig.syncers_beating(period=5), app.running(APP, argv):
+        await wait_status(wmw_s, *SPECIAL, "special ready", ready=1, destinations=1)
+        written = writes()
+        await rig.slice(WMW_S, "edge-placement-s", ["florin", "guilder"])
+
+        async def holding() -> bool:
+            return any("Waiting for copies at new destinations" in m for m in caplog.messages)
+
+        await wait_for(holding, 15, "the summarizer waiting for florin's copy")
+        assert writes() == written  # nothing said of florin yet
+        await rig.project(WMW_S, "florin", "specialstuff", "speciald")
+        got = await wait_status(wmw_s, *SPECIAL, "florin counted", destinations=2)
+        assert status_of(got)["ready"] == 1  # florin's copy has no status yet
+        assert writes() - written == 1

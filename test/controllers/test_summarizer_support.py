@@ -175,7 +175,13 @@ class SeedRig:
             "metadata": {"name": name},
             "destinations": destinations,
         }
-        await self.env.ws(wmw).create(r.SINGLE_PLACEMENT_SLICES, sps)
+        client = self.env.ws(wmw)
+        try:
+            await client.create(r.SINGLE_PLACEMENT_SLICES, sps)
+        except AlreadyExists:  # a new set of destinations, as the scheduler writes it
+            await client.patch(
+                r.SINGLE_PLACEMENT_SLICES, name, {"destinations": destinations}, patch_type="merge"
+            )
 
     async def project(self, wmw: str, target: str, namespace: str, name: str) -> Obj:
         """The placement translator's copy of a Deployment (and its namespace) in a mailbox."""
