@@ -1141,8 +1141,29 @@ class SystemRun:
                 await self._diagnose(p, sorted(exp.remaining)[0][0])
                 raise
         self.result["initial_placement_s"] = max(latencies, default=0.0)
+        # The Deployments travel with the ConfigMaps but are not watched: wait for them too,
+        # so that their creation is not counted among the next phase's writes.
+        await _bounded(
+            (
+                self._deployment_at(c, p, 120 + shape.clusters)
+                for p in range(shape.placements)
+                for c in shape.selected(p)
+            ),
+            32,
+        )
         print(f"  N={shape.clusters}: initial placement "
               f"{self.result['initial_placement_s']:.2f}s", flush=True)  # fmt: skip
+
+    async def _deployment_at(self, cluster: str, p: int, within: float) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                await self.edges[cluster].get(r.DEPLOYMENTS, f"dep-{p}", f"ns-{p}")
+                return
+            except NotFound:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"dep-{p} never reached {cluster}") from None
+                await asyncio.sleep(0.05)  # polling: the driver watches only ConfigMaps
 
     async def _diagnose(self, p: int, cluster: str) -> None:
         """Print what the API shows along the path of placement `p` to `cluster`."""
