@@ -24,6 +24,16 @@ Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
 
 
+def shows_write(cached_rv: str, written_rv: str) -> bool:
+    """Whether a cached object at resourceVersion `cached_rv` shows a write the server
+    answered with `written_rv`: the same version, or a later one. resourceVersions are opaque
+    to clients, but etcd's, kcp's and the embedded server's are increasing integers; two
+    versions not both integers count as later only when equal."""
+    if cached_rv == written_rv:
+        return True
+    return cached_rv.isdigit() and written_rv.isdigit() and int(cached_rv) > int(written_rv)
+
+
 def cluster_of(obj: Obj) -> str:
     """The logical cluster an object lives in (`kcp.io/cluster`), "" when not on kcp."""
     notes = obj.get("metadata", {}).get("annotations")

@@ -12,6 +12,7 @@ from edgemc.runtime.cache import (
     cluster_of,
     make_key,
     object_key,
+    shows_write,
     split_key,
 )
 
@@ -92,3 +93,13 @@ def test_multi_valued_indexer() -> None:
     store.upsert(obj("b", a="1"))
     assert store.index_keys("labels", "a=1") == ["a", "b"]
     assert store.index_keys("labels", "b=2") == ["a"]
+
+
+def test_shows_write() -> None:
+    assert shows_write("42", "42")
+    assert shows_write("43", "42")
+    assert shows_write("100", "99")  # as numbers, not strings
+    assert not shows_write("41", "42")
+    assert not shows_write("", "42")
+    assert shows_write("opaque", "opaque")
+    assert not shows_write("opaque-2", "opaque-1")  # not comparable: only equality counts

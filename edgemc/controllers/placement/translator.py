@@ -86,7 +86,7 @@ from edgemc.runtime import (
     Result,
     get_logger,
 )
-from edgemc.runtime.cache import BY_CLUSTER, BY_CLUSTER_NAMESPACE, Obj, cluster_of
+from edgemc.runtime.cache import BY_CLUSTER, BY_CLUSTER_NAMESPACE, Obj, cluster_of, shows_write
 from edgemc.runtime.informer import DeletedFinalStateUnknown, final_state
 
 log = get_logger("edgemc.controllers.placement")
@@ -126,6 +126,14 @@ def parse_gr_name(text: str) -> GroupResource:
 # Seconds a mailbox Namespace we created is taken to exist before the cache shows it (normally
 # milliseconds; bounded so that one deleted meanwhile is not taken to exist for long).
 NAMESPACE_CACHE_WAIT = 5.0
+# After writing a copy, how long its cache may take to show that write before the copy is
+# decided on regardless (normally milliseconds), how soon to look again meanwhile (the
+# cache's event usually comes first), and when to drop expired records.
+CACHE_WAIT = 5.0
+CACHE_RECHECK = 0.05
+WRITTEN_PRUNE_AT = 4096
+# (mailbox cluster, resource, namespace, name) of a copy
+WrittenKey = tuple[str, GroupVersionResource, str, str]
 # Seconds before looking again at a mailbox whose edge API is not served yet.
 MAILBOX_NOT_READY_RETRY = 0.5
 
@@ -198,6 +206,8 @@ class Translator:
         self._planned = False
         # informer -> the task that reacts to its first sync
         self._tasks: dict[Informer, asyncio.Task[None]] = {}
+        # copy -> (resourceVersion of our last write, until when to wait for the cache)
+        self._written: dict[WrittenKey, tuple[str, float]] = {}
         # mailbox name -> the SyncerConfig spec (normalized) its mailbox refused
         self._configs_refused: dict[str, Any] = {}
         # (mailbox cluster, namespace) -> its creation, while under way
@@ -769,17 +779,24 @@ class Translator:
         # One copy the mailbox refuses must not hold back the others of this key: each write
         # failure is dealt with after trying them all (see `_refused`).
         retry: ApiError | None = None
+        behind = False
         for name, source in sorted(desired.items()):
+            have = current.get(name)
+            written_key = (key.cluster, gvr, key.namespace, name)
+            if self._cache_behind(written_key, have):
+                behind = True  # deciding on it now would repeat our last write (a 409)
+                continue
             try:
-                have = current.get(name)
                 if have is None:
                     if key.namespace:
                         await self._ensure_namespace(key.cluster, key.namespace)
-                    await self._create(client, gvr, source, key.namespace)
-                    continue
-                merged = merge_into(have, source)
-                if merged != have:
-                    await self._update(client, gvr, merged, key.namespace)
+                    written = await self._create(client, gvr, source, key.namespace)
+                else:
+                    merged = merge_into(have, source)
+                    if merged == have:
+                        continue
+                    written = await self._update(client, gvr, merged, key.namespace)
+                self._note_written(written_key, written)
             except ApiError as err:
                 if not await self._refused(mailbox, gr, source, err):
                     retry = retry or err
@@ -788,6 +805,8 @@ class Translator:
                 await self._delete(client, gvr, have)
         if retry is not None:
             raise retry
+        if behind:
+            return Result.requeue_after(CACHE_RECHECK)
         return None
 
     async def _config_refused(self, mailbox: str, spec: Obj, err: ApiError) -> None:
@@ -1030,25 +1049,52 @@ class Translator:
 
     async def _create(
         self, client: Client, gvr: GroupVersionResource, source: Obj, namespace: str
-    ) -> None:
+    ) -> Obj | None:
+        """Create the copy of `source`; the server's answer (None: nothing written)."""
         body = project_object(source)
         try:
-            await client.create(gvr, body, namespace or None, field_manager=FIELD_MANAGER)
+            created = await client.create(gvr, body, namespace or None, field_manager=FIELD_MANAGER)
             self.writes["create"] += 1
             log.v(3).info("Created copy", url=client.base_url, resource=str(gvr), name=_name(body))
+            return created
         except AlreadyExists:
             # There but not labelled as ours (or not in the cache yet): adopt it by merging.
             have = await client.get(gvr, body["metadata"]["name"], namespace or None)
             merged = merge_into(have, source)
             if merged != have:
-                await self._update(client, gvr, merged, namespace)
+                return await self._update(client, gvr, merged, namespace)
+            return None
 
     async def _update(
         self, client: Client, gvr: GroupVersionResource, obj: Obj, namespace: str
-    ) -> None:
-        await client.update(gvr, obj, namespace or None, field_manager=FIELD_MANAGER)
+    ) -> Obj:
+        updated = await client.update(gvr, obj, namespace or None, field_manager=FIELD_MANAGER)
         self.writes["update"] += 1
         log.v(3).info("Updated copy", url=client.base_url, resource=str(gvr), name=_name(obj))
+        return updated
+
+    def _note_written(self, key: WrittenKey, written: Obj | None) -> None:
+        """Remember the resourceVersion of our write of a copy until the cache shows it."""
+        rv = str(((written or {}).get("metadata") or {}).get("resourceVersion") or "")
+        if not rv:
+            return
+        now = time.monotonic()
+        if len(self._written) > WRITTEN_PRUNE_AT:
+            self._written = {k: v for k, v in self._written.items() if v[1] > now}
+        self._written[key] = (rv, now + CACHE_WAIT)
+
+    def _cache_behind(self, key: WrittenKey, have: Obj | None) -> bool:
+        """Whether the copies cache does not show our last write of `key` yet (for at most
+        CACHE_WAIT: a copy deleted meanwhile by someone else is decided on after that)."""
+        written = self._written.get(key)
+        if written is None:
+            return False
+        rv, deadline = written
+        cached = str(((have or {}).get("metadata") or {}).get("resourceVersion") or "")
+        if shows_write(cached, rv) or time.monotonic() > deadline:
+            del self._written[key]
+            return False
+        return True
 
     async def _delete(self, client: Client, gvr: GroupVersionResource, obj: Obj) -> None:
         meta = obj["metadata"]

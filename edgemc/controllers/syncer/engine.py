@@ -84,7 +84,7 @@ from edgemc.runtime import (
     get_logger,
 )
 from edgemc.runtime.backoff import Backoff
-from edgemc.runtime.cache import object_key
+from edgemc.runtime.cache import object_key, shows_write
 from edgemc.runtime.informer import DeletedFinalStateUnknown, final_state
 from edgemc.runtime.ratelimit import ItemExponentialLimiter, TokenBucketLimiter
 
@@ -115,8 +115,7 @@ class Expected:
         rv = str(meta.get("resourceVersion", ""))
         if obj is None or not rv:
             return False
-        # resourceVersions are opaque, but both servers here (and etcd's) count up.
-        return rv == self.rv or (rv.isdigit() and self.rv.isdigit() and int(rv) > int(self.rv))
+        return shows_write(rv, self.rv)
 
 
 # How soon a key whose cache is behind our own write is looked at again (its informer's
