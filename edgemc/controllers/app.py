@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -257,19 +258,22 @@ async def _build_and_run(
         )
         if on_manager is not None:
             on_manager(mgr)
-        await mgr.serve_endpoints()
-        # Waiting for the servers and building may take long (building may wait for an
-        # APIExport's view); a stop request must end that too.
-        build = asyncio.create_task(_wait_and_build(app, mgr, args, clients))
-        stop = asyncio.create_task(mgr.wait_for_stop_request())
-        await asyncio.wait({build, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not build.done():
-            build.cancel()
-            await asyncio.gather(build, return_exceptions=True)
-            return mgr.exit_code
-        build.result()
-        return await mgr.run_until_stopped(handle_signals=handle_signals)
+        # From here on SIGTERM/SIGINT stop the component cleanly (exit 0), also while it
+        # still waits for its servers.
+        with mgr.signals_stop() if handle_signals else contextlib.nullcontext():
+            await mgr.serve_endpoints()
+            # Waiting for the servers and building may take long (building may wait for an
+            # APIExport's view); a stop request must end that too.
+            build = asyncio.create_task(_wait_and_build(app, mgr, args, clients))
+            stop = asyncio.create_task(mgr.wait_for_stop_request())
+            await asyncio.wait({build, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not build.done():
+                build.cancel()
+                await asyncio.gather(build, return_exceptions=True)
+                return mgr.exit_code
+            build.result()
+            return await mgr.run_until_stopped(handle_signals=False)
     finally:
         if mgr is not None:
             await mgr.stop()  # closes the endpoints if it never ran (no-op after a run)

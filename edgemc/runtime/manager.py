@@ -16,9 +16,10 @@ failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -186,17 +187,30 @@ class Manager:
         self._runners = []
         self._log.info("Manager stopped")
 
-    async def run_until_stopped(self, *, handle_signals: bool = True) -> int:
-        """Start, run until SIGINT/SIGTERM or `request_stop`, stop; returns the exit code."""
+    @contextlib.contextmanager
+    def signals_stop(self) -> Iterator[None]:
+        """While the block runs, SIGINT and SIGTERM ask this manager to stop (exit code 0)
+        instead of killing the process (only from the main thread; elsewhere a no-op)."""
         loop = asyncio.get_running_loop()
         installed: list[int] = []
-        if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    loop.add_signal_handler(sig, self._on_signal, sig)
-                    installed.append(sig)
-                except (NotImplementedError, RuntimeError):  # not the main thread
-                    pass
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    async def run_until_stopped(self, *, handle_signals: bool = True) -> int:
+        """Start, run until SIGINT/SIGTERM or `request_stop`, stop; returns the exit code."""
+        with self.signals_stop() if handle_signals else contextlib.nullcontext():
+            return await self._run_until_stopped()
+
+    async def _run_until_stopped(self) -> int:
         try:
             start = asyncio.create_task(self.start())
             stop_wait = asyncio.create_task(self._stop.wait())
@@ -212,8 +226,6 @@ class Manager:
             stop_wait.cancel()
         finally:
             await self.stop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
         return self.exit_code
 
     def _on_signal(self, sig: int) -> None:

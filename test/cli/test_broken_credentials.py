@@ -683,3 +683,22 @@ async def test_unreachable_server_is_waited_for_then_used(tmp_path: Path) -> Non
             await second.stop()
     for component in components:
         component.assert_no_traceback()
+
+
+async def test_sigterm_while_waiting_for_the_server_exits_cleanly(tmp_path: Path) -> None:
+    """A component still waiting for an unreachable server stops on SIGTERM with exit code 0
+    (as once it runs), not killed by the signal (-15)."""
+    data = tmp_path / "kcp"
+    server = build_kcp_server(ServerConfig(port=0, data_dir=data))
+    await server.start()
+    try:
+        k = Kubeconfigs(tmp_path, server)
+        espw = k.espw("admin")
+    finally:
+        await server.stop()
+    runs = [("scheduler", argv_for("scheduler", espw, None, edge=espw, out=tmp_path))]
+    async with started(runs) as [scheduler]:
+        await scheduler.wait_for_lines(lambda line: "Cannot reach the API server" in line)
+        scheduler.proc.send_signal(signal.SIGTERM)
+        assert await scheduler.wait_for_exit() == 0, "\n".join(scheduler.lines)
+    scheduler.assert_no_traceback()
