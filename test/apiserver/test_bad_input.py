@@ -470,6 +470,19 @@ async def test_update_with_a_falsy_name_is_rejected(api: Api, name: Any) -> None
     assert answer["reason"] == "BadRequest", answer
 
 
+async def test_update_into_another_namespace_is_400(api: Api) -> None:
+    own = next(names)
+    status, _ = await api.send("POST", CM, dumps(configmap(own)))
+    assert status == 201
+    body = configmap(own)
+    body["metadata"]["namespace"] = "elsewhere"
+    answer = await api.rejected("PUT", f"{CM}/{own}", dumps(body))
+    assert answer["message"] == (
+        "the namespace of the object (elsewhere) does not match the namespace on the request "
+        "(default)"
+    )
+
+
 @pytest.mark.parametrize("name", ["", None])
 async def test_update_without_a_name_is_400_and_changes_nothing(api: Api, name: Any) -> None:
     own = next(names)

@@ -311,9 +311,10 @@ class ObjectService:
                 f"({name})"
             )
         if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            # An update's check is upstream's checkName, whose wording differs from create's.
             raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
+                f"the namespace of the object ({meta['namespace']}) does not match the "
+                f"namespace on the request ({namespace})"
             )
         rv = meta.get("resourceVersion")
         if require_rv is None:
