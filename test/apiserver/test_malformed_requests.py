@@ -457,3 +457,26 @@ async def test_broken_http_framing_is_400(api: Api, header: str, body: bytes) ->
         finally:
             writer.close()
     assert code == 400
+
+
+# -- headers that never end -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: "])
+async def test_a_request_whose_headers_never_end_is_disconnected(sent: bytes) -> None:
+    """Nothing, or half a request head (a slowloris client): the server closes the
+    connection after its idle timeout instead of holding it (and a descriptor) for good."""
+    server = ApiServer(ServerConfig(port=0, idle_timeout=0.5))
+    await server.start()
+    try:
+        api = Api(None, server)  # type: ignore[arg-type]  # raw sockets only
+        reader, writer = await api.connect()
+        writer.write(sent)
+        await writer.drain()
+        try:
+            async with asyncio.timeout(10):  # a bound on the test, far above the idle timeout
+                assert await reader.read() == b""  # closed by the server
+        finally:
+            writer.close()
+    finally:
+        await server.stop()

@@ -87,6 +87,10 @@ class ServerConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     # Faults injected from the start (faults.py); `server.faults` changes them at run time.
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Seconds a connection may stay without a complete request (idle between requests, or a
+    # client sending its headers slowly or not at all) before it is closed: kube-apiserver's
+    # IdleTimeout (its ReadHeaderTimeout is 32 s; aiohttp has one timer for both).
+    idle_timeout: float = 90.0
 
 
 # asyncio's TLS transport (Python 3.11+) gives every connection a 256 KiB read buffer that
@@ -176,7 +180,12 @@ class ApiServer:
         app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self.faults.middleware])
         # Every path, including ones with a newline (a `.*` route answered those outside Status).
         app.router.add_route("*", r"/{tail:[\s\S]*}", self._entry)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            keepalive_timeout=self.config.idle_timeout,
+        )
         await self._runner.setup()
         ssl_context = self.certs.server_context() if self.certs is not None else None
         self._site = web.TCPSite(
