@@ -129,6 +129,15 @@ def _spec_part(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+def _generation_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """What a change of bumps metadata.generation: everything but metadata; status too for a
+    custom resource without a status subresource (apiextensions-apiserver's strategy)."""
+    part = _spec_part(obj)
+    if not rt.builtin and not rt.has_status():
+        part["status"] = obj.get("status")
+    return part
+
+
 class ObjectService:
     """Executes verbs against the store for a scope, running the admission chain."""
 
@@ -394,7 +403,7 @@ class ObjectService:
         )
         self._admit(op)
         new = op.obj or new
-        if self.tracks_generation(rt) and _spec_part(new) != _spec_part(old):
+        if self.tracks_generation(rt) and _generation_part(rt, new) != _generation_part(rt, old):
             if rt.has_status() or subresource != "status":
                 new["metadata"]["generation"] = int(old["metadata"].get("generation", 0)) + 1
         if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
