@@ -122,7 +122,9 @@ BODY_MEDIA_TYPES = (
 )
 
 
-def unsupported_media_type(content_type: str) -> StatusError:
+def unsupported_media_type(content_type: str, why: str = "") -> StatusError:
+    if why:
+        return StatusError(415, "UnsupportedMediaType", f"{content_type}: {why}")
     return StatusError(
         415,
         "UnsupportedMediaType",

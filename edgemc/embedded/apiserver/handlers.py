@@ -20,7 +20,7 @@ import yaml
 from aiohttp import web
 
 from edgemc.apis.meta import SelectorError, parse_field_selector, parse_label_selector
-from edgemc.embedded.apiserver import errors
+from edgemc.embedded.apiserver import errors, protobuf
 from edgemc.embedded.apiserver.limits import MAX_NESTING, LimitsConfig, check_decoded_body
 from edgemc.embedded.apiserver.objects import ObjectService, Scope, reskey_of
 from edgemc.embedded.apiserver.resources import ResourceType
@@ -196,7 +196,7 @@ async def read_body(request: web.Request, within: float) -> bytes:
 
 
 # What create and update take; PATCH takes the patch types, DeleteOptions JSON.
-OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", "")
+OBJECT_MEDIA_TYPES = ("application/json", "application/yaml", protobuf.MEDIA_TYPE, "")
 
 
 def _load_yaml(data: bytes) -> Any:
@@ -216,7 +216,14 @@ def decode_body(data: bytes, content_type: str, media_types: tuple[str, ...] | N
         raise errors.unsupported_media_type(media)
     if not data.strip():
         raise errors.bad_request("the request body is empty")
-    if media in ("application/yaml", "application/apply-patch+yaml"):
+    if media == protobuf.MEDIA_TYPE:
+        try:
+            value = protobuf.decode(data)
+        except protobuf.Unsupported as exc:
+            raise errors.unsupported_media_type(
+                media, f"{exc}; send the object as JSON or YAML"
+            ) from exc
+    elif media in ("application/yaml", "application/apply-patch+yaml"):
         try:
             value = _load_yaml(data)
         except yaml.YAMLError as exc:
