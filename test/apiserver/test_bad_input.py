@@ -685,3 +685,15 @@ async def test_truncated_and_trickled_bodies_change_nothing(api: Api) -> None:
         writer.close()
     status, _ = await api.send("GET", f"{CM}/truncated")
     assert status == 404
+
+
+@pytest.mark.parametrize("mode", ["Warn", "Ignore"])
+async def test_unknown_fields_are_dropped_when_not_strict(api: Api, mode: str) -> None:
+    own = next(names)
+    body = {**configmap(own), "color": "blue", "metadata": {"name": own, "shade": "dark"}}
+    status, stored = await api.send("POST", CM, dumps(body), params={"fieldValidation": mode})
+    assert status == 201, stored
+    assert "color" not in stored and "shade" not in stored["metadata"]
+    status, got = await api.send("GET", f"{CM}/{own}")
+    assert status == 200 and "color" not in got and "shade" not in got["metadata"]
+    assert got["data"] == {"a": "b"}

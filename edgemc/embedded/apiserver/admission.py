@@ -21,8 +21,9 @@ def schema_admission(op: Operation) -> None:
     error = result.to_error(op.rt, op.name)
     if error is not None:
         raise error
-    if op.field_validation != "Strict":
-        # Like upstream, unknown fields are dropped (after a warning in Warn mode).
+    if op.field_validation != "Strict" and result.unknown_fields:
+        # Like upstream, unknown fields are dropped (after a warning in Warn mode). The walk
+        # that validated found them; without any, a second walk would find none.
         prune_unknown_fields(op.rt, op.obj)
 
 
