@@ -8,12 +8,24 @@ from pathlib import Path
 import pytest
 from kubectl_runner import Kubectl
 
+from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
 from edgemc.embedded.apiserver.server import ApiServer, ServerConfig
 
 
 @pytest.fixture
 async def apiserver() -> AsyncIterator[ApiServer]:
     server = ApiServer(ServerConfig(port=0))
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def kcp() -> AsyncIterator[KcpServer]:
+    """A kcp-mode embedded server on a free port."""
+    server = build_kcp_server(ServerConfig(port=0))
     await server.start()
     try:
         yield server

@@ -8,18 +8,7 @@ import aiohttp
 import pytest
 from kcphttp import Http
 
-from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
-from edgemc.embedded.apiserver.server import ServerConfig
-
-
-@pytest.fixture
-async def kcp() -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+from edgemc.embedded.apiserver.kcp import KcpServer
 
 
 @pytest.fixture

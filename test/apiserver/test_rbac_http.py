@@ -7,26 +7,11 @@ The module's `kcp` fixture turns RBAC on; conftest's `admin` (kcp-admin) and `sh
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from kcphttp import Http, create_workspace, wait_until
 
-from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
-from edgemc.embedded.apiserver.server import ServerConfig
-
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
-
-
-@pytest.fixture
-async def kcp() -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0, rbac=True))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def pods(ns: str) -> str:

@@ -481,16 +481,6 @@ class Kubeconfigs:
 
 
 @pytest.fixture
-async def kcp() -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def kubeconfigs(kcp: KcpServer, tmp_path: Path) -> AsyncIterator[Kubeconfigs]:
     """The ESPW and a mailbox workspace; tokens: rightless (per workspace), expired, revoked."""
     async with admin_client(kcp) as admin:

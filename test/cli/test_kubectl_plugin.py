@@ -10,7 +10,6 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from stub_kcp import StubKcp
 from wsrunner import kubeconfig_dict
 
 from edgemc.cli.kubeconfig import CURRENT, PREVIOUS
-from edgemc.embedded.apiserver.kcp import KcpServer, build_kcp_server
-from edgemc.embedded.apiserver.server import ServerConfig
+from edgemc.embedded.apiserver.kcp import KcpServer
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -85,16 +83,6 @@ async def test_kubectl_dispatches_to_the_plugin(stub: StubKcp, tmp_path: Path):
     assert (code, out) == (0, f"{CURRENT}\n")
     code, out, _ = await sh("kubectl", "config", "view", "-o", "jsonpath={.clusters[*].name}")
     assert set(out.split()) == {"root", "base", CURRENT, PREVIOUS}
-
-
-@pytest.fixture
-async def kcp(tmp_path: Path) -> AsyncIterator[KcpServer]:
-    server = build_kcp_server(ServerConfig(port=0))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_seed_workspace_commands_against_embedded_kcp(kcp: KcpServer, tmp_path: Path):

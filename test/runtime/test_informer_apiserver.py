@@ -250,7 +250,6 @@ async def test_410_again_before_any_progress_relists_with_a_backoff(
 
     async def record_backoff(attempt: int) -> None:
         waits.append(attempt)
-        await asyncio.sleep(0)
 
     informer._sleep_backoff = record_backoff  # type: ignore[method-assign]
     await client.create(CM, configmap("one"))
