@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from edgemc.apis.kcp import ensure_location_objects
 from edgemc.controllers import resources as r
 from edgemc.controllers.app import running
 from edgemc.controllers.scheduler import APP, WRITES, SchedulerOptions
@@ -153,29 +154,6 @@ async def in_batches(calls: list[Callable[[], Awaitable[Any]]]) -> None:
         await asyncio.gather(*(call() for call in calls[i : i + BATCH]))
 
 
-def location_pair(name: str, labels: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A SyncTarget and a Location as `ensure-location.sh NAME k=v...` makes them."""
-    target = {
-        "apiVersion": "workload.kcp.io/v1alpha1",
-        "kind": "SyncTarget",
-        "metadata": {"name": name, "labels": {"id": name, **labels}},
-    }
-    location = {
-        "apiVersion": "scheduling.kcp.io/v1alpha1",
-        "kind": "Location",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "resource": {
-                "group": "workload.kcp.io",
-                "version": "v1alpha1",
-                "resource": "synctargets",
-            },
-            "instanceSelector": {"matchLabels": {"id": name}},
-        },
-    }
-    return target, location
-
-
 async def populate_inventory(
     server: KcpServer, admin: Client, n_locations: int, n_imws: int
 ) -> Inventory:
@@ -186,7 +164,7 @@ async def populate_inventory(
 
     async def create(i: int) -> None:
         path, name, labels = imws[i % n_imws], f"loc-{i}", location_labels(i)
-        target, location = location_pair(name, labels)
+        target, location = ensure_location_objects(name, labels)
         created = await admin.cluster(path).create(r.SYNC_TARGETS, target)
         await admin.cluster(path).create(r.LOCATIONS, location)
         locations[name] = (clusters[path], labels, created["metadata"]["uid"])

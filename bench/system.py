@@ -66,6 +66,7 @@ from typing import Any
 import yaml
 
 from edgemc.apis import edge
+from edgemc.apis.kcp import ensure_location_objects
 from edgemc.controllers import resources as r
 from edgemc.controllers.summaries import summary_name
 from edgemc.embedded.bootstrap import ensure_espw, ensure_workspace, workspace_kubeconfig
@@ -951,32 +952,9 @@ class SystemRun:
             name = f"c{i}"
             labels = {"env": "bench", "group": f"g{self.shape.group(i)}"}
             created[name] = time.monotonic()
-            await _create(
-                imw,
-                r.SYNC_TARGETS,
-                {
-                    "apiVersion": "workload.kcp.io/v1alpha1",
-                    "kind": "SyncTarget",
-                    "metadata": {"name": name, "labels": {"id": name, **labels}},
-                },
-            )
-            await _create(
-                imw,
-                r.LOCATIONS,
-                {
-                    "apiVersion": "scheduling.kcp.io/v1alpha1",
-                    "kind": "Location",
-                    "metadata": {"name": name, "labels": labels},
-                    "spec": {
-                        "resource": {
-                            "group": "workload.kcp.io",
-                            "version": "v1alpha1",
-                            "resource": "synctargets",
-                        },
-                        "instanceSelector": {"matchLabels": {"id": name}},
-                    },
-                },
-            )
+            target, location = ensure_location_objects(name, labels)
+            await _create(imw, r.SYNC_TARGETS, target)
+            await _create(imw, r.LOCATIONS, location)
 
         await _bounded((one(i) for i in range(n)), 8)
         try:

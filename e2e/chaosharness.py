@@ -59,6 +59,7 @@ import aiohttp
 import yaml
 
 from edgemc.apis import edge as edgeapi
+from edgemc.apis.kcp import ensure_location_objects
 from edgemc.controllers import resources as r
 from edgemc.controllers.syncergen import EDGEMC_IMAGE, generate, syncer_id
 from edgemc.embedded.apiserver.faults import FaultConfig, FaultCounts
@@ -632,15 +633,8 @@ class Churn:
         """`ensure-location.sh NAME LABELS...`, `mailbox-prep.sh NAME`, the edge cluster and
         `kubectl apply -f NAME-syncer.yaml` in it."""
         imw = self.system.client.cluster(IMW)
-        for gvr, body, obj_labels in (
-            (
-                r.SYNC_TARGETS,
-                {"apiVersion": "workload.kcp.io/v1alpha1", "kind": "SyncTarget"},
-                {"id": name, **labels},
-            ),
-            (r.LOCATIONS, _location(name), labels),
-        ):
-            obj = {**body, "metadata": {"name": name, "labels": obj_labels}}
+        target, location = ensure_location_objects(name, labels)
+        for gvr, obj in ((r.SYNC_TARGETS, target), (r.LOCATIONS, location)):
             await persist(lambda g=gvr, o=obj: _create(imw, g, o), f"{gvr.resource} {name}")
 
         async def defaults_done() -> bool:
@@ -767,21 +761,6 @@ class Churn:
         else:
             raise ValueError(f"unknown churn step {kind!r}")
         self.steps.append(kind)
-
-
-def _location(name: str) -> Obj:
-    return {
-        "apiVersion": "scheduling.kcp.io/v1alpha1",
-        "kind": "Location",
-        "spec": {
-            "resource": {
-                "group": "workload.kcp.io",
-                "version": "v1alpha1",
-                "resource": "synctargets",
-            },
-            "instanceSelector": {"matchLabels": {"id": name}},
-        },
-    }
 
 
 async def _serves(ws: Client, gvr: GroupVersionResource) -> bool:

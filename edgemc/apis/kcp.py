@@ -486,3 +486,26 @@ KCP_KINDS: tuple[type[KcpObject], ...] = (
     SyncTarget,
     Workspace,
 )
+
+
+def ensure_location_objects(
+    name: str, labels: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The SyncTarget and Location `scripts/ensure-location.sh NAME k=v...` makes: both named
+    NAME and labelled with the given labels (the SyncTarget also `id=NAME`); the Location
+    selects its SyncTarget by that `id` label."""
+    target = {
+        "apiVersion": f"{WORKLOAD_GROUP}/{V1ALPHA1}",
+        "kind": "SyncTarget",
+        "metadata": {"name": name, "labels": {"id": name, **labels}},
+    }
+    location = {
+        "apiVersion": f"{SCHEDULING_GROUP}/{V1ALPHA1}",
+        "kind": "Location",
+        "metadata": {"name": name, "labels": dict(labels)},
+        "spec": {
+            "resource": SYNC_TARGETS_REF.model_dump(by_alias=True),
+            "instanceSelector": {"matchLabels": {"id": name}},
+        },
+    }
+    return target, location

@@ -105,24 +105,7 @@ class EdgeEnv:
         """What `ensure-location.sh NAME k=v...` makes in `imw`; returns the SyncTarget."""
         client = self.ws(imw)
         labels = dict(labels or {})
-        target = {
-            "apiVersion": "workload.kcp.io/v1alpha1",
-            "kind": "SyncTarget",
-            "metadata": {"name": name, "labels": {"id": name, **labels}},
-        }
-        location = {
-            "apiVersion": "scheduling.kcp.io/v1alpha1",
-            "kind": "Location",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {
-                "resource": {
-                    "group": "workload.kcp.io",
-                    "version": "v1alpha1",
-                    "resource": "synctargets",
-                },
-                "instanceSelector": {"matchLabels": {"id": name}},
-            },
-        }
+        target, location = kcpapi.ensure_location_objects(name, labels)
         created = await create_object(client, target)
         await create_object(client, location)
         await self.server.wait_idle()
