@@ -300,10 +300,9 @@ async def _role_kcp(stack: AsyncExitStack, params: Obj) -> tuple[Obj, Handler | 
 def _watches_by_resource(store: Any) -> dict[str, int]:
     """Open watches of `store` by `group/resource`, wildcard ones as `.../*`."""
     counts: dict[str, int] = {}
-    for (reskey, cluster), watchers in store._watchers.items():
-        if watchers:
-            name = f"{reskey[0]}/{reskey[1]}" + ("/*" if cluster is None else "")
-            counts[name] = counts.get(name, 0) + len(watchers)
+    for (reskey, cluster), watches in store.watches_by_target().items():
+        name = f"{reskey[0]}/{reskey[1]}" + ("/*" if cluster is None else "")
+        counts[name] = counts.get(name, 0) + watches
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
@@ -486,7 +485,7 @@ class Child:
 # Namespaces and every namespaced resource its SyncerConfig names, most of them empty), and the
 # translator's and summarizer's copies. Each is one HTTP/1.1 connection (aiohttp speaks no
 # HTTP/2), so one descriptor in the server process.
-KCP_CONNECTIONS_PER_CLUSTER = 21
+KCP_CONNECTIONS_PER_CLUSTER = 17
 # Descriptors of the kcp server besides those (controllers' wildcard watches, store, listeners).
 KCP_CONNECTIONS_BASE = 500
 

@@ -14,9 +14,11 @@ Inputs, all from informer caches:
   SinglePlacementSlices, SyncerConfigs (heartbeats) and StatusSummaries; the ESPW's
   Workspaces, mapping each mailbox name to its logical cluster.
 * `allclusters` (default context `system:admin`): Namespaces and APIBindings of every
-  cluster (wildcard); and, per logical cluster, an informer of each summarized resource the
-  cluster serves: the sources in each workload workspace that holds an EdgePlacement, and
-  the copies labelled `edge.kcp.io/projected=yes` in each mailbox. Which resources a cluster
+  cluster (wildcard); per logical cluster, an informer of each summarized resource the
+  cluster serves: the sources in each workload workspace that holds an EdgePlacement; and
+  the copies labelled `edge.kcp.io/projected=yes` in the mailboxes, through one wildcard
+  informer per resource (`deployments:<identityHash>`) shared by all mailboxes, or the
+  mailbox's own where the wildcard cannot name the resource. Which resources a cluster
   serves comes from its discovery, re-read when its APIBindings change. Writes (summaries,
   source status) go through this client too.
 
@@ -71,7 +73,7 @@ from edgemc.runtime import (
 )
 from edgemc.runtime.cache import BY_CLUSTER, BY_CLUSTER_NAMESPACE, Obj, cluster_of, object_key
 from edgemc.runtime.informer import final_state
-from edgemc.runtime.kcp import wait_for_apiexport_view
+from edgemc.runtime.kcp import wait_for_apiexport_view, wildcard_resource
 
 CONTROLLER_NAME = "status-summarizer"
 DISCOVERY_NAME = "status-summarizer-discovery"
@@ -266,6 +268,8 @@ class Summarizer:
         # Sources in workload workspaces, projected copies in mailboxes.
         self.sources: ClusterInformers = {}
         self.copies: ClusterInformers = {}
+        # Wildcard resources of the copy informers shared by every mailbox.
+        self._shared_copies: set[GroupVersionResource] = set()
         self.cache = CacheSync()
         self.cache.track(self.summaries)
         self._slices_parsed: dict[str, ParsedSlice] = {}
@@ -354,8 +358,11 @@ class Summarizer:
                 if s.gvr.group_version == group_version and s.gvr.resource in names
             )
         informers = table.setdefault(key.cluster, {})
-        for name in sorted(served - set(informers)):
-            informers[name] = self._start_informer(key.cluster, role, self.resources[name])
+        if role == "sources":
+            for name in sorted(served - set(informers)):
+                informers[name] = self._start_informer(key.cluster, role, self.resources[name])
+        for name in sorted(served) if role == "copies" else ():
+            await self._follow_copies(key.cluster, informers, self.resources[name])
         log.v(3).info("Discovered", cluster=key.cluster, role=role, resources=sorted(served))
         if role == "copies":
             await self._mailbox_listed(key.cluster, informers.values())
@@ -380,6 +387,32 @@ class Summarizer:
         if released:
             for key in self._subjects_sent_to(cluster):
                 self.controller.enqueue(key)
+
+    async def _follow_copies(
+        self, cluster: str, informers: dict[str, Informer], res: Summarized
+    ) -> None:
+        """Follow the copies of `res` in mailbox `cluster`: through one wildcard informer
+        shared by every mailbox where `/clusters/*` can name the resource (bound through an
+        APIBinding, as the workload kinds are, or built in), else one of the mailbox's own.
+        An own informer made while the binding's status was not in the cache yet gives way
+        to the shared one."""
+        have = informers.get(res.name)
+        target = wildcard_resource(res.gvr, self.bindings.store.by_index(BY_CLUSTER, cluster))
+        if target is None:
+            if have is None:
+                informers[res.name] = self._start_informer(cluster, "copies", res)
+            return
+        shared = self.mgr.informers.informer(
+            target, label_selector=PROJECTED_SELECTOR, client=self.allclusters.cluster("*")
+        )
+        if target not in self._shared_copies:
+            self._shared_copies.add(target)
+            shared.add_handler(*self._handlers(lambda o: self._keys_for_copy(res, o)))
+        if have is shared:
+            return
+        informers[res.name] = shared
+        if have is not None and have.resource not in self._shared_copies:
+            await self.mgr.informers.discard(have)
 
     def _start_informer(self, cluster: str, role: str, res: Summarized) -> Informer:
         selector = PROJECTED_SELECTOR if role == "copies" else None

@@ -370,6 +370,14 @@ class InformerFactory:
     def informers(self) -> list[Informer]:
         return list(self._informers.values())
 
+    async def discard(self, informer: Informer) -> None:
+        """Stop an informer of this factory that nothing uses any more and forget it (the
+        next request for its resource makes a new one)."""
+        for key, known in list(self._informers.items()):
+            if known is informer:
+                del self._informers[key]
+        await informer.stop()
+
     def start(self) -> None:
         """Start every informer, and any created later."""
         self._running = True

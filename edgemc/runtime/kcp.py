@@ -8,6 +8,10 @@ Base URLs a client may hold:
 * an APIExport view, `https://host:6443/services/apiexport/<cluster>/<export>`, itself
   scoped further with `/clusters/<name>` or `/clusters/*`.
 
+On the wildcard, a resource served through an APIBinding is named with the identity of its
+APIExport (`deployments:<identityHash>`); `wildcard_resource` says how a resource is named
+there.
+
 Objects read through any of them carry their logical cluster *name* in the `kcp.io/cluster`
 annotation.
 """
@@ -15,6 +19,8 @@ annotation.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from edgemc.runtime.cache import CLUSTER_ANNOTATION, cluster_of
@@ -24,15 +30,64 @@ from edgemc.runtime.logging import get_logger
 
 __all__ = [
     "APIEXPORTS",
+    "BUILTIN_RESOURCES",
     "CLUSTER_ANNOTATION",
     "cluster_of",
     "split_cluster_url",
     "wait_for_apiexport_view",
+    "wildcard_resource",
 ]
 
 log = get_logger("edgemc.runtime.kcp")
 
 APIEXPORTS = GroupVersionResource("apis.kcp.io", "v1alpha1", "apiexports")
+
+# (group, resource) of what kcp's generic control plane serves in every logical cluster
+# itself; a shard admin lists and watches these on `/clusters/*` without an identity.
+BUILTIN_RESOURCES = frozenset(
+    {
+        ("", "namespaces"),
+        ("", "configmaps"),
+        ("", "secrets"),
+        ("", "serviceaccounts"),
+        ("", "events"),
+        ("", "limitranges"),
+        ("", "resourcequotas"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("rbac.authorization.k8s.io", "rolebindings"),
+        ("rbac.authorization.k8s.io", "clusterroles"),
+        ("rbac.authorization.k8s.io", "clusterrolebindings"),
+        ("coordination.k8s.io", "leases"),
+        ("events.k8s.io", "events"),
+        ("certificates.k8s.io", "certificatesigningrequests"),
+        ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
+        ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+    }
+)
+
+
+def wildcard_resource(
+    resource: GroupVersionResource, bindings: Iterable[dict[str, Any]]
+) -> GroupVersionResource | None:
+    """How `/clusters/*` names `resource` of a logical cluster whose APIBindings are
+    `bindings`: with the identity hash of the APIExport that binds it there
+    (`deployments:<identityHash>`), unchanged for a built-in, None otherwise (a CRD's
+    resource, or a binding whose status does not list it yet: kcp answers 404)."""
+    for binding in bindings:
+        for bound in (binding.get("status") or {}).get("boundResources") or []:
+            if (bound.get("group") or "", bound.get("resource")) == (
+                resource.group,
+                resource.resource,
+            ):
+                identity = (bound.get("schema") or {}).get("identityHash")
+                if identity:
+                    return GroupVersionResource(
+                        resource.group, resource.version, f"{resource.resource}:{identity}"
+                    )
+    if (resource.group, resource.resource) in BUILTIN_RESOURCES:
+        return resource
+    return None
 
 
 def split_cluster_url(url: str) -> tuple[str, str | None]:

@@ -5,6 +5,7 @@ One test per gotcha, each against the embedded server in kcp mode over real HTTP
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 from kcphttp import WS, Http, create_workspace, wait_until
@@ -79,6 +80,79 @@ async def test_4_wildcard_is_list_watch_only_for_masters_and_not_for_bound_resou
     assert status == 403
     status, _ = await shard.get("/clusters/*/apis/workload.kcp.io/v1alpha1/synctargets")
     assert status == 404
+
+
+async def _bind_kube(admin: Http, workspace: str) -> str:
+    """Bind `root:compute:kubernetes` in `workspace`; the identity hash of its Deployments."""
+    await admin.ok(
+        "POST",
+        f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings",
+        {
+            "apiVersion": "apis.kcp.io/v1alpha1",
+            "kind": "APIBinding",
+            "metadata": {"name": "bind-kube"},
+            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
+        },
+    )
+
+    async def identity() -> str | None:
+        binding = await admin.ok(
+            "GET", f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings/bind-kube"
+        )
+        for bound in binding.get("status", {}).get("boundResources") or []:
+            if bound["resource"] == "deployments":
+                return bound["schema"]["identityHash"]
+        return None
+
+    return await wait_until(identity)
+
+
+def deployment(name: str) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+
+
+async def test_4_wildcard_of_a_bound_resource_names_its_identity(admin: Http, shard: Http):
+    await create_workspace(admin, "root", "a")
+    await create_workspace(admin, "root", "b")
+    identity = await _bind_kube(admin, "root:a")
+    assert await _bind_kube(admin, "root:b") == identity
+    deployments = "/apis/apps/v1/namespaces/default/deployments"
+    await admin.ok("POST", f"/clusters/root:a{deployments}", deployment("one"))
+    await admin.ok("POST", f"/clusters/root:b{deployments}", deployment("two"))
+    path = f"/clusters/*/apis/apps/v1/deployments:{identity}"
+    listed = await shard.ok("GET", path)
+    assert listed["kind"] == "DeploymentList"
+    assert sorted(i["metadata"]["name"] for i in listed["items"]) == ["one", "two"]
+    rv = listed["metadata"]["resourceVersion"]
+    for wrong in ("/clusters/*/apis/apps/v1/deployments", f"{path[:-4]}0000", f"{path}/one"):
+        status, _ = await shard.get(wrong)
+        assert status == 404, wrong
+    status, _ = await shard.post(f"/clusters/*{deployments}:{identity}", deployment("x"))
+    assert status in (404, 405)
+    status, _ = await admin.get(path)
+    assert status == 403
+
+    async def later() -> None:
+        await admin.ok("POST", f"/clusters/root:b{deployments}", deployment("three"))
+
+    task = asyncio.create_task(later())
+    events = await shard.watch(
+        f"{path}?watch=1&resourceVersion={rv}",
+        lambda evs: any(e["object"]["metadata"]["name"] == "three" for e in evs),
+    )
+    await task
+    assert [e["type"] for e in events] == ["ADDED"]
 
 
 async def test_5_service_account_token_rewrites_bare_paths(admin: Http, kcp):

@@ -83,6 +83,12 @@ async def test_stage5_commond_and_speciald(env: EdgeEnv) -> None:
         await wait_status(
             wmw_c, "commonstuff", "deployments.apps-commond", "copies", missing=0, reporting=0
         )
+        # The mailboxes' copies are watched through one wildcard watch, by identity.
+        mailboxes = {await env.cluster_of(f"{ESPW}:{rig.mailbox_name(t)}") for t in rig.targets}
+        watches = env.server.store.watches_by_target()
+        deployments = [(k, c) for k, c in watches if k[:2] == ("apps", "deployments")]
+        assert [k[2] != "" for k, c in deployments if c is None] == [True]
+        assert not [c for _, c in deployments if c in mailboxes]
         for target in ("florin", "guilder"):
             await rig.report(target, "commonstuff", "commond", **READY)
         await rig.report("guilder", "specialstuff", "speciald", **READY)

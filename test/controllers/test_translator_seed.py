@@ -203,6 +203,9 @@ async def wait_config(
     return await wait_for(probe, within, f"SyncerConfig in {mailbox_cluster} = {want}")
 
 
+COPIED = (("apps", "deployments"), ("", "configmaps"))
+
+
 async def kubectl_rows(env: EdgeEnv, ws: str, *args: str) -> set[tuple[str, ...]]:
     out = (await env.kubectl(ws).arun("get", *args, "--no-headers")).stdout
     return {tuple(line.split()) for line in out.splitlines() if line.strip()}
@@ -214,7 +217,7 @@ async def test_seed_stages_1_to_3(env: EdgeEnv) -> None:
         seed["mailboxes"]["florin"],
         seed["mailboxes"]["guilder"],
     )
-    async with translator(env):
+    async with translator(env) as t:
         await wait_config(env, florin_mb, expected_sets({"commonstuff"}, [UPSYNC_1, UPSYNC_2]))
         await wait_config(
             env,
@@ -278,6 +281,16 @@ async def test_seed_stages_1_to_3(env: EdgeEnv) -> None:
             "path": "root:compute",
             "name": "kubernetes",
         }
+        # Both mailboxes' copies of a resource are followed by one wildcard informer, which
+        # names a bound resource by its identity.
+        florin, guilder = t.clusters[florin_mb].copies, t.clusters[guilder_mb].copies
+
+        async def shared() -> bool:
+            return all(florin.get(gr) is guilder.get(gr) is not None for gr in COPIED)
+
+        await wait_for(shared, 10, "one copy informer per resource")
+        assert florin[("apps", "deployments")].resource.resource.startswith("deployments:")
+        assert florin[("", "configmaps")].resource.resource == "configmaps"
         # System objects stay behind.
         secrets = await env.ws(florin_mb).list(r.SECRETS, "commonstuff")
         assert all(

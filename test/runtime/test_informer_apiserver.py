@@ -237,6 +237,15 @@ async def test_factory_shares_informers(client: Client) -> None:
         async with asyncio.timeout(10):
             await late.wait_for_sync()
         assert "t" in late.store
+        await factory.discard(selected)  # stopped and forgotten: asked again, a new one
+        assert selected not in factory.informers()
+        again = factory.informer(CM, "t", label_selector="app=web")
+        assert again is not selected
+        async with asyncio.timeout(10):
+            await again.wait_for_sync()
+        await client.create(CM, {**web, "metadata": {**web["metadata"], "name": "web2"}})
+        await wait_until(lambda: "t/web2" in again.store.list_keys())
+        assert "t/web2" not in selected.store.list_keys()
     finally:
         await factory.stop()
 

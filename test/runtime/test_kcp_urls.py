@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgemc.runtime.client import Client, ClusterConfig, GroupVersionResource
-from edgemc.runtime.kcp import cluster_of, split_cluster_url
+from edgemc.runtime.kcp import cluster_of, split_cluster_url, wildcard_resource
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,24 @@ def test_paths_and_scoping() -> None:
 def test_cluster_of() -> None:
     assert cluster_of({"metadata": {"annotations": {"kcp.io/cluster": "abc"}}}) == "abc"
     assert cluster_of({"metadata": {}}) == ""
+
+
+def test_wildcard_resource_names_the_identity_of_a_bound_resource() -> None:
+    deployments = GroupVersionResource("apps", "v1", "deployments")
+    binding = {
+        "status": {
+            "boundResources": [
+                {"group": "", "resource": "pods", "schema": {"identityHash": "p1"}},
+                {"group": "apps", "resource": "deployments", "schema": {"identityHash": "d1"}},
+            ]
+        }
+    }
+    pending = {"status": {}}
+    assert wildcard_resource(deployments, [pending, binding]) == GroupVersionResource(
+        "apps", "v1", "deployments:d1"
+    )
+    assert wildcard_resource(deployments, [pending]) is None
+    configmaps = GroupVersionResource("", "v1", "configmaps")
+    assert wildcard_resource(configmaps, []) == configmaps
+    widgets = GroupVersionResource("example.io", "v1", "widgets")
+    assert wildcard_resource(widgets, [binding]) is None

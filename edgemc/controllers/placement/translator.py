@@ -5,7 +5,10 @@ Five reconcile loops share one set of caches:
 * `discovery` (key: a logical cluster) keeps, for every workload workspace that holds an
   EdgePlacement and for every mailbox workspace, the API resources its discovery serves and
   the informers that follow them: the workload objects of a workload workspace, and the
-  projected copies (label `edge.kcp.io/projected=yes`) in a mailbox. CRD and APIBinding
+  projected copies (label `edge.kcp.io/projected=yes`) in a mailbox. Copies are followed
+  through one wildcard informer per resource shared by every mailbox
+  (`/clusters/*/apis/apps/v1/deployments:<identityHash>`), or, where the wildcard cannot
+  name a resource (a CRD's), by an informer of the mailbox's own. CRD and APIBinding
   events in a cluster re-run its discovery at once.
 * `planner` (one key) joins everything into a `MailboxPlan` per mailbox (`plan.py`) once the
   inputs of the workload workspaces involved are complete, and enqueues what changed.
@@ -88,6 +91,7 @@ from edgemc.runtime import (
 )
 from edgemc.runtime.cache import BY_CLUSTER, BY_CLUSTER_NAMESPACE, Obj, cluster_of, shows_write
 from edgemc.runtime.informer import DeletedFinalStateUnknown, final_state
+from edgemc.runtime.kcp import wildcard_resource
 
 log = get_logger("edgemc.controllers.placement")
 
@@ -156,6 +160,14 @@ class ClusterState:
         return self.resources is not None and all(i.has_synced() for i in self.sources.values())
 
 
+@dataclass
+class SharedCopies:
+    """A wildcard informer of one resource's copies and the mailboxes that follow it."""
+
+    informer: Informer
+    mailboxes: set[str] = field(default_factory=set)
+
+
 def _spec_cluster(obj: Obj) -> list[str]:
     name = (obj.get("metadata") or {}).get("name", "")
     cluster = (obj.get("spec") or {}).get("cluster")
@@ -204,8 +216,11 @@ class Translator:
         self.writes: dict[str, int] = {"create": 0, "update": 0, "delete": 0}
         self.events = EventRecorder(allclusters, FIELD_MANAGER)
         self._planned = False
-        # informer -> the task that reacts to its first sync
-        self._tasks: dict[Informer, asyncio.Task[None]] = {}
+        # (informer, mailbox cluster of a shared one or "") -> the task that reacts to its
+        # first sync
+        self._tasks: dict[tuple[Informer, str], asyncio.Task[None]] = {}
+        # wildcard resource (`deployments:<identityHash>`) -> the copies' shared informer
+        self._shared: dict[GroupVersionResource, SharedCopies] = {}
         # copy -> (resourceVersion of our last write, until when to wait for the cache)
         self._written: dict[WrittenKey, tuple[str, float]] = {}
         # mailbox name -> the SyncerConfig spec (normalized) its mailbox refused
@@ -237,12 +252,12 @@ class Translator:
         finally:
             for task in list(self._tasks.values()):
                 task.cancel()
-            informers = [
+            informers = {
                 i
                 for state in self.clusters.values()
                 for i in (*state.sources.values(), *state.copies.values())
-            ]
-            await self._stop_informers(informers)
+            }
+            await self._stop_informers(list(informers))
 
     @property
     def controllers(self) -> tuple[Controller, ...]:
@@ -371,14 +386,17 @@ class Translator:
         found = self.workspaces.store.by_index(BY_SPEC_CLUSTER, cluster)
         return found[0]["metadata"]["name"] if found else None
 
-    def _spawn_after_sync(self, informer: Informer, then: Callable[[], None]) -> None:
+    def _spawn_after_sync(
+        self, informer: Informer, then: Callable[[], None], mailbox: str = ""
+    ) -> None:
         async def wait() -> None:
             await informer.wait_for_sync()
             then()
 
+        key = (informer, mailbox)
         task = asyncio.create_task(wait())
-        self._tasks[informer] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(informer, None))
+        self._tasks[key] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(key, None))
 
     # -- discovery ----------------------------------------------------------------------
 
@@ -389,7 +407,8 @@ class Translator:
         if not cluster or not (has_placements or is_mailbox):
             state = self.clusters.pop(cluster, None)
             if state is not None:
-                await self._stop_informers([*state.sources.values(), *state.copies.values()])
+                await self._stop_informers(list(state.sources.values()))
+                await self._release_copies(cluster, list(state.copies.values()))
                 self.planner.enqueue(PLAN_KEY)
             return None
         state = self.clusters.setdefault(cluster, ClusterState())
@@ -426,9 +445,7 @@ class Translator:
             }
             wanted_copies = await self._copies_in_use(cluster, state, candidates)
         await self._sync_informers(cluster, state.sources, wanted_sources, self._source_handlers)
-        await self._sync_informers(
-            cluster, state.copies, wanted_copies, self._copy_handlers, PROJECTED_SELECTOR
-        )
+        await self._sync_copies(cluster, state, wanted_copies)
         self.planner.enqueue(PLAN_KEY)
         return None
 
@@ -454,12 +471,14 @@ class Translator:
         """Of a mailbox's `candidates`, those to follow with a copy informer: the ones
         followed already and the ones of which a LIST finds copies; the others are recorded
         in `state.idle_copies` and their projection keys looked at (an informer's first
-        sync would have done that)."""
+        sync would have done that). Resources whose copies a shared wildcard informer
+        follows are always followed: that costs no watch of the mailbox's own."""
         client = self.allclusters.cluster(cluster)
+        shared = {gr for gr, api in candidates.items() if self._shared_resource(cluster, api)}
         unknown = [
             api
             for gr, api in candidates.items()
-            if gr not in state.copies and gr not in state.idle_copies
+            if gr not in state.copies and gr not in state.idle_copies and gr not in shared
         ]
 
         async def has_copies(api: ApiResource) -> bool:
@@ -472,7 +491,7 @@ class Translator:
 
         used = await asyncio.gather(*(has_copies(api) for api in unknown))
         empty = {api.gr for api, found in zip(unknown, used, strict=True) if not found}
-        idle = set(state.idle_copies) | empty
+        idle = (set(state.idle_copies) | empty) - shared
         state.idle_copies = {gr: candidates[gr] for gr in idle if gr in candidates}
         plan = (self.plans or {}).get(self.mailbox_name(cluster) or "")
         for gr in empty if plan is not None else ():
@@ -504,7 +523,6 @@ class Translator:
         have: dict[GroupResource, Informer],
         wanted: dict[GroupResource, ApiResource],
         handlers: Callable[[str, ApiResource, Informer], None],
-        label_selector: str | None = None,
     ) -> None:
         stale = [
             gr for gr, inf in have.items() if gr not in wanted or _version_changed(inf, wanted)
@@ -512,14 +530,100 @@ class Translator:
         await self._stop_informers([have.pop(gr) for gr in stale])
         for gr, api in wanted.items():
             if gr not in have:
-                have[gr] = self._new_informer(cluster, api, handlers, label_selector)
+                have[gr] = self._new_informer(cluster, api, handlers)
 
     async def _stop_informers(self, informers: list[Informer]) -> None:
+        stopping = set(informers)
+        for key in [k for k in self._tasks if k[0] in stopping]:
+            self._tasks.pop(key).cancel()
+        await asyncio.gather(*(i.stop() for i in informers))
+
+    # -- copy informers -----------------------------------------------------------------
+
+    def _shared_resource(self, cluster: str, api: ApiResource) -> GroupVersionResource | None:
+        """How `/clusters/*` names the resource of `api` in mailbox `cluster`, or None."""
+        gvr = GroupVersionResource(api.group, api.version, api.resource)
+        return wildcard_resource(gvr, self.bindings.store.by_index(BY_CLUSTER, cluster))
+
+    async def _sync_copies(
+        self, cluster: str, state: ClusterState, wanted: dict[GroupResource, ApiResource]
+    ) -> None:
+        """Follow the copies of the `wanted` resources of mailbox `cluster`, and only them."""
+
+        def where(api: ApiResource) -> GroupVersionResource:
+            own = GroupVersionResource(api.group, api.version, api.resource)
+            return self._shared_resource(cluster, api) or own
+
+        stale = [
+            gr
+            for gr, informer in state.copies.items()
+            if gr not in wanted or informer.resource != where(wanted[gr])
+        ]
+        await self._release_copies(cluster, [state.copies.pop(gr) for gr in stale])
+        for gr, api in wanted.items():
+            if gr not in state.copies:
+                state.copies[gr] = self._copy_informer(cluster, api)
+
+    def _copy_informer(self, cluster: str, api: ApiResource) -> Informer:
+        """An informer of the copies of `api` in mailbox `cluster`: the shared wildcard one
+        when `/clusters/*` can name the resource, else one of the mailbox's own."""
+        target = self._shared_resource(cluster, api)
+        if target is None:
+            return self._new_informer(cluster, api, self._copy_handlers, PROJECTED_SELECTOR)
+        shared = self._shared.get(target)
+        if shared is None:
+            informer = Informer(
+                self.allclusters.cluster("*"),
+                target,
+                label_selector=PROJECTED_SELECTOR,
+                options=self.mgr.informers.options,
+            )
+            shared = self._shared[target] = SharedCopies(informer)
+            self._shared_copy_handlers(api, shared)
+            informer.start()
+        shared.mailboxes.add(cluster)
+        self._spawn_after_sync(
+            shared.informer, lambda: self._copies_listed(cluster, api.gr), mailbox=cluster
+        )
+        return shared.informer
+
+    async def _release_copies(self, cluster: str, informers: list[Informer]) -> None:
+        """Stop following copies in mailbox `cluster` through `informers`: its own are
+        stopped, a shared one when no mailbox follows it any more."""
+        own: list[Informer] = []
         for informer in informers:
-            task = self._tasks.pop(informer, None)
+            shared = self._shared.get(informer.resource)
+            if shared is None or shared.informer is not informer:
+                own.append(informer)
+                continue
+            shared.mailboxes.discard(cluster)
+            task = self._tasks.pop((informer, cluster), None)
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(i.stop() for i in informers))
+            if not shared.mailboxes:
+                del self._shared[informer.resource]
+                own.append(informer)
+        await self._stop_informers(own)
+
+    def _shared_copy_handlers(self, api: ApiResource, shared: SharedCopies) -> None:
+        name = gr_name(api.gr)
+
+        def key(obj: Obj | DeletedFinalStateUnknown) -> None:
+            final = final_state(obj)
+            cluster = cluster_of(final)
+            if cluster in shared.mailboxes:
+                ns = (final.get("metadata") or {}).get("namespace", "")
+                self.projection.enqueue(Key(cluster, ns, name))
+
+        shared.informer.add_handler(key, lambda _old, new: key(new), key)
+
+    def _copies_listed(self, cluster: str, gr: GroupResource) -> None:
+        """A mailbox's copies of `gr` are listed: an empty cache delivers nothing, so ask
+        for what the plan wants there."""
+        plan = (self.plans or {}).get(self.mailbox_name(cluster) or "")
+        if plan is not None:
+            for projection_key in _plan_keys(cluster, plan, only=gr):
+                self.projection.enqueue(projection_key)
 
     def _source_handlers(self, cluster: str, api: ApiResource, informer: Informer) -> None:
         name = gr_name(api.gr)
@@ -560,16 +664,7 @@ class Translator:
             self.projection.enqueue(Key(cluster, ns, name))
 
         informer.add_handler(key, lambda _old, new: key(new), key)
-
-        def synced() -> None:
-            # An empty mailbox informer delivers nothing: ask for what the plan wants there.
-            mailbox = self.mailbox_name(cluster)
-            plan = (self.plans or {}).get(mailbox or "")
-            if plan is not None:
-                for projection_key in _plan_keys(cluster, plan, only=api.gr):
-                    self.projection.enqueue(projection_key)
-
-        self._spawn_after_sync(informer, synced)
+        self._spawn_after_sync(informer, lambda: self._copies_listed(cluster, api.gr))
 
     # -- planning -----------------------------------------------------------------------
 
@@ -756,9 +851,7 @@ class Translator:
             if not desired:
                 return None  # no copies there (listed) and none wanted
             api = state.idle_copies.pop(gr)
-            state.copies[gr] = self._new_informer(
-                key.cluster, api, self._copy_handlers, PROJECTED_SELECTOR
-            )
+            state.copies[gr] = self._copy_informer(key.cluster, api)
             return None  # the new cache's sync enqueues this key again
         if copies is None:
             if not desired or state is None or state.resources is None:
@@ -775,7 +868,8 @@ class Translator:
             for obj in copies.store.by_index(BY_CLUSTER_NAMESPACE, f"{key.cluster}|{key.namespace}")
         }
         client = self.allclusters.cluster(key.cluster)
-        gvr = copies.resource
+        res = copies.resource  # a shared informer's names the identity: not a write's path
+        gvr = GroupVersionResource(res.group, res.version, res.resource.partition(":")[0])
         # One copy the mailbox refuses must not hold back the others of this key: each write
         # failure is dealt with after trying them all (see `_refused`).
         retry: ApiError | None = None

@@ -451,6 +451,14 @@ class Apis:
             types += self._schema_types(export_cluster, schema_name, identity)
         return TypeSet(types)
 
+    def identity_types(self, identity: str) -> TypeSet | None:
+        """The types of the APIExport whose identity hash is `identity` (wildcard requests
+        name a bound resource as `<resource>:<identityHash>`), or None."""
+        for cluster, export in self.store.list(APIEXPORTS, None):
+            if identity and export.get("status", {}).get("identityHash") == identity:
+                return self.export_types(cluster, export["metadata"]["name"])
+        return None
+
     def binds(self, cluster: str, export_cluster: str, export_name: str) -> bool:
         label = export_label(export_cluster, export_name)
         return any(

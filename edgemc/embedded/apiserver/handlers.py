@@ -358,6 +358,18 @@ def _decode_continue(token: str) -> tuple[int, tuple[str, str, str]]:
         raise errors.bad_request(f"invalid continue token: {exc}") from exc
 
 
+def _resource_type(scope: Scope, path: ResourcePath) -> ResourceType | None:
+    """The type a resource URL names; on the wildcard cluster a bound resource may carry the
+    identity of its APIExport (`deployments:<identityHash>`), as kcp serves it."""
+    resource, _, identity = path.resource.partition(":")
+    if not identity:
+        return scope.types.lookup(path.group, path.version, resource)
+    if scope.identity_types is None or path.name:
+        return None
+    types = scope.identity_types(identity)
+    return types.lookup(path.group, path.version, resource) if types is not None else None
+
+
 class ResourceHandler:
     """Serves resource URLs for any scope; the server builds the scope per request."""
 
@@ -382,7 +394,7 @@ class ResourceHandler:
     async def handle(
         self, request: web.Request, scope: Scope, path: ResourcePath
     ) -> web.StreamResponse:
-        rt = scope.types.lookup(path.group, path.version, path.resource)
+        rt = _resource_type(scope, path)
         if rt is None:
             raise errors.resource_not_found()
         if path.namespace and not rt.namespaced:

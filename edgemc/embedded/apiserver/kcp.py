@@ -130,7 +130,9 @@ class KcpServer(ApiServer):
                     raise errors.forbidden(
                         f'User "{user.name}" cannot list resources in the `*` logical cluster'
                     )
-                return Scope("*", self.registry.types_for("*"), user, prefix), rest
+                types = self.registry.types_for("*")
+                scope = Scope("*", types, user, prefix, identity_types=self.apis.identity_types)
+                return scope, rest
             cluster = self.tenancy.resolve(path)
             self._check_access(user, cluster)
             return Scope(cluster, self.registry.types_for(cluster), user, prefix), rest

@@ -75,6 +75,9 @@ class Scope:
     prefix: str = ""
     # Narrows which logical clusters' objects a wildcard request sees (virtual workspaces).
     cluster_filter: Callable[[str], bool] | None = None
+    # For a wildcard scope: the types of the APIExport with this identity hash (resources
+    # named `<resource>:<identityHash>`), or None.
+    identity_types: Callable[[str], TypeSet | None] | None = None
 
     @property
     def wildcard(self) -> bool:

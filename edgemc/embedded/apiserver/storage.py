@@ -233,6 +233,10 @@ class Store:
         """Open watch subscriptions (each holds a queue of undelivered events)."""
         return sum(len(watchers) for watchers in self._watchers.values())
 
+    def watches_by_target(self) -> dict[tuple[ResKey, str | None], int]:
+        """Open watch subscriptions by (resource key, logical cluster or None: every one)."""
+        return {target: len(ws) for target, ws in self._watchers.items() if ws}
+
     @property
     def oldest_revision(self) -> int:
         """The oldest revision a watch may start from."""
