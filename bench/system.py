@@ -1464,27 +1464,41 @@ def _merge(a: Obj | None, b: Obj) -> Obj:
     return {"cpu_s": a["cpu_s"] + b["cpu_s"], "writes": writes}
 
 
+def _tally(writes: dict[str, float], where: str, skip_patches: bool) -> tuple[float, float]:
+    """(write requests made to `where`, of which refused) from `"<where> <verb>[ <code>]"`
+    counts; PATCHes left out when `skip_patches` (the syncers' heartbeats)."""
+    made = refused = 0.0
+    for k, v in writes.items():
+        parts = k.split(" ")
+        if parts[0] != where or (skip_patches and parts[1] == "PATCH"):
+            continue
+        made += v
+        refused += v if len(parts) > 2 else 0.0
+    return made, refused
+
+
 def _writes_vs_minimum(phase: Obj, minimum: dict[str, int]) -> Obj:
     """For each "<role> <server>" minimum: write requests made there (refused ones too,
-    also counted apart), the minimum and the ratio. Syncer heartbeats (PATCHes of
-    SyncerConfigs) are periodic, not caused by the phase: they are listed on their own."""
-    out: Obj = {}
+    also counted apart), the minimum and the ratio; writes of a component the phase needs
+    none from, with minimum 0. Syncer heartbeats (PATCHes of SyncerConfigs) are periodic,
+    not caused by the phase: they are listed on their own."""
     writes = {role: d.get("writes", {}) for role, d in phase.items()}
-    for key, least in minimum.items():
+    wanted = dict(minimum)
+    for role, made_by in writes.items():
+        for k in made_by:
+            wanted.setdefault(f"{role} {k.split(' ')[0]}", 0)
+    out: Obj = {}
+    for key, least in wanted.items():
         role, where = key.split(" ")
-        made = refused = 0.0
-        for k, v in writes.get(role, {}).items():
-            parts = k.split(" ")
-            if parts[0] != where or (role == "syncers" and where == "kcp" and parts[1] == "PATCH"):
-                continue
-            made += v
-            refused += v if len(parts) > 2 else 0.0
-        out[key] = {
-            "made": made,
-            "refused": refused,
-            "minimum": least,
-            "ratio": made / least if least else None,
-        }
+        beats = role == "syncers" and where == "kcp"
+        made, refused = _tally(writes.get(role, {}), where, skip_patches=beats)
+        if least or made:
+            out[key] = {
+                "made": made,
+                "refused": refused,
+                "minimum": least,
+                "ratio": made / least if least else None,
+            }
     beats = sum(v for k, v in writes.get("syncers", {}).items() if k.startswith("kcp PATCH"))
     out["syncers heartbeats"] = {"made": beats, "refused": 0.0, "minimum": None, "ratio": None}
     return out

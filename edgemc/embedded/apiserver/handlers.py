@@ -97,6 +97,8 @@ def parse_resource_path(group: str, version: str, parts: list[str]) -> ResourceP
 
 # Encoded watch frames kept for the other watchers of the same event (see ResourceHandler).
 FRAME_CACHE_SIZE = 256
+# Most watch events written at once (a frame is one object, usually a few KB).
+WATCH_WRITE_BATCH = 256
 
 
 def dumps(obj: Any) -> bytes:
@@ -746,8 +748,11 @@ class ResourceHandler:
                 await self._send(response, {"type": "ERROR", "object": error.status()})
                 return response
             last_rev = start_rev
-            for event in initial:
-                await self._send_event(response, rt, event, fmt, query)
+            for i in range(0, len(initial), WATCH_WRITE_BATCH):
+                frames = [
+                    self._event_frame(rt, e, fmt, query) for e in initial[i : i + WATCH_WRITE_BATCH]
+                ]
+                await self._write(response, b"".join(frames))
             if send_initial and bookmarks:
                 await self._send(
                     response,
@@ -763,24 +768,41 @@ class ResourceHandler:
                 if remaining <= 0:
                     break
                 wait = min(remaining, interval) if bookmarks else remaining
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), wait)
-                except TimeoutError:
-                    if bookmarks and watcher.queue.empty():
-                        await self._send(
-                            response,
-                            {
-                                "type": "BOOKMARK",
-                                "object": self._bookmark(rt, max(last_rev, self.store.revision)),
-                            },
-                        )
-                    continue
-                if event is None:
+                queue = watcher.queue
+                pending: list[Event | None] = []
+                if queue.empty():
+                    try:
+                        pending.append(await asyncio.wait_for(queue.get(), wait))
+                    except TimeoutError:
+                        if bookmarks and queue.empty():
+                            await self._send(
+                                response,
+                                {
+                                    "type": "BOOKMARK",
+                                    "object": self._bookmark(
+                                        rt, max(last_rev, self.store.revision)
+                                    ),
+                                },
+                            )
+                        continue
+                # Everything queued goes out in one write: a watch of many clusters (a
+                # wildcard one) would otherwise send one event per turn of a busy loop and
+                # fall behind its clients' own writes.
+                while not queue.empty() and len(pending) < WATCH_WRITE_BATCH:
+                    pending.append(queue.get_nowait())
+                frames: list[bytes] = []
+                closed = False
+                for event in pending:
+                    if event is None:
+                        closed = True
+                        break
+                    if event.rev > last_rev:
+                        last_rev = event.rev
+                        frames.append(self._event_frame(rt, event, fmt, query))
+                if frames:
+                    await self._write(response, b"".join(frames))
+                if closed:
                     break
-                if event.rev <= last_rev:
-                    continue
-                last_rev = event.rev
-                await self._send_event(response, rt, event, fmt, query)
         except ConnectionResetError:  # the client went away: the watch simply ends
             return response
         except TimeoutError:  # the client takes no data: cut it (its unsent frames are stuck)
@@ -800,14 +822,8 @@ class ResourceHandler:
             meta["annotations"] = {"k8s.io/initial-events-end": "true"}
         return {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
 
-    async def _send_event(
-        self,
-        response: web.StreamResponse,
-        rt: ResourceType,
-        event: Event,
-        fmt: OutputFormat,
-        query: Any,
-    ) -> None:
+    def _event_frame(self, rt: ResourceType, event: Event, fmt: OutputFormat, query: Any) -> bytes:
+        """One watch event as the line the client reads."""
         cache_key = (event.rev, event.type, rt.api_version)
         if fmt.kind == "object" and event.rev:  # the initial events (rev 0) are one watch's
             data = self._frames.get(cache_key)
@@ -816,8 +832,7 @@ class ResourceHandler:
                 data = self._frames[cache_key] = dumps(frame) + b"\n"
                 if len(self._frames) > FRAME_CACHE_SIZE:
                     del self._frames[next(iter(self._frames))]  # the oldest
-            await self._write(response, data)
-            return
+            return data
         obj = _as_version(rt, event.obj)
         if fmt.kind == "table":
             obj = self._table_version(
@@ -826,7 +841,7 @@ class ResourceHandler:
             obj["metadata"] = {"resourceVersion": str(event.rev or "")}
         elif fmt.kind == "partial":
             obj = partial_metadata(obj)
-        await self._send(response, {"type": event.type, "object": obj})
+        return dumps({"type": event.type, "object": obj}) + b"\n"
 
     async def _send(self, response: web.StreamResponse, frame: dict[str, Any]) -> None:
         """Write one watch frame; TimeoutError when the client has not taken it in time."""
