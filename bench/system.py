@@ -1212,7 +1212,13 @@ class SystemRun:
         adds: list[float] = []
         removes: list[float] = []
         hops: dict[str, list[float]] = {}
-        minimum = {"scheduler kcp": 0, "placement kcp": 0, "syncers edge": 0, "summarizer kcp": 0}
+        minimum = {
+            "driver kcp": 0,
+            "scheduler kcp": 0,
+            "placement kcp": 0,
+            "syncers edge": 0,
+            "summarizer kcp": 0,
+        }
         current = str(shape.changes - (shape.changes % shape.placements))  # cm-0's value
         for k in range(shape.placement_changes - shape.placement_changes % 2):
             adding = k % 2 == 0
@@ -1246,6 +1252,7 @@ class SystemRun:
             # Per affected mailbox: the SyncerConfig and two copies (ConfigMap, Deployment);
             # per edge cluster the two copies (the namespace only on the first arrival).
             first = 1 if k == 0 else 0
+            minimum["driver kcp"] += 1  # the EdgePlacement's change itself
             minimum["placement kcp"] += len(extra) * (3 + first)
             minimum["syncers edge"] += len(extra) * (2 + first)
             minimum["scheduler kcp"] += 2  # the SinglePlacementSlice, the placement's status
@@ -1326,7 +1333,7 @@ class SystemRun:
     async def _measure_status(self) -> None:
         shape = self.shape
         latencies: list[float] = []
-        minimum = {"syncers kcp": 0, "summarizer kcp": 0}
+        minimum = {"driver edge": 0, "syncers kcp": 0, "summarizer kcp": 0}
         for k in range(shape.status_changes):
             p = k % shape.placements
             targets = shape.selected(p)
@@ -1337,6 +1344,7 @@ class SystemRun:
             start = time.monotonic()
             await self._set_edge_status(cluster, p, ready)
             latencies += await self.observer.wait(exp, start, 30 + shape.clusters, f"status {k}")
+            minimum["driver edge"] += 1  # the kubelet's status write, played by the driver
             minimum["syncers kcp"] += 1  # the mailbox copy's status
             minimum["summarizer kcp"] += 2  # the summary and the source's aggregated status
         self.result["status_to_summary_s"] = _percentiles(latencies)

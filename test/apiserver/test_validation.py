@@ -88,6 +88,20 @@ def test_warn_mode_warns_and_ignore_mode_is_silent() -> None:
         validate_object(DEPLOYMENTS, obj, field_validation="strict")
 
 
+def test_an_update_walks_only_the_fields_it_changes_unless_strict() -> None:
+    stored = _deployment(replicas="2")  # stands for a value a later rule would refuse
+    status_write = copy.deepcopy(stored)
+    status_write["status"] = {"replicas": "two"}
+    result = validate_object(DEPLOYMENTS, status_write, field_validation="Warn", replacing=stored)
+    assert list(_fields(result)) == ["status.replicas"]  # the unchanged spec is not walked
+    strict = validate_object(DEPLOYMENTS, status_write, replacing=stored)
+    assert "spec.replicas" in _fields(strict)
+    spec_write = copy.deepcopy(stored)
+    spec_write["spec"]["paused"] = "yes"
+    changed = validate_object(DEPLOYMENTS, spec_write, field_validation="Warn", replacing=stored)
+    assert "spec.replicas" in _fields(changed)
+
+
 def test_unknown_metadata_field_is_reported() -> None:
     obj = _deployment()
     obj["metadata"]["colour"] = "blue"

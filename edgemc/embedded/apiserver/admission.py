@@ -16,7 +16,7 @@ def default_admission(op: Operation) -> None:
 def schema_admission(op: Operation) -> None:
     if op.obj is None or op.verb not in ("create", "update"):
         return
-    result = validate_object(op.rt, op.obj, field_validation=op.field_validation)
+    result = validate_object(op.rt, op.obj, field_validation=op.field_validation, replacing=op.old)
     op.warnings.extend(result.warnings)
     error = result.to_error(op.rt, op.name)
     if error is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,9 @@ class Store:
     def __init__(self, path: Path | None = None, history: int = DEFAULT_HISTORY) -> None:
         self._data: dict[ResKey, dict[str, dict[tuple[str, str], dict[str, Any]]]] = {}
         self._history: deque[Event] = deque()
+        # The same events by resource: a watch resumes from its own resource's events
+        # without scanning every other resource's.
+        self._history_of: dict[ResKey, deque[Event]] = {}
         self._history_limit = history
         self._floor = 0  # watch from any revision >= floor can be served
         self._rev = 0
@@ -155,7 +158,7 @@ class Store:
             (self._history_limit,),
         ).fetchall()
         for rev, typ, reskey, cluster, ns, name, data, prev in reversed(rows):
-            self._history.append(
+            self._remember(
                 Event(
                     rev,
                     typ,
@@ -331,9 +334,9 @@ class Store:
                 bucket[(event.namespace, event.name)] = event.prev
             self._rev -= 1
             raise
-        self._history.append(event)
+        self._remember(event)
         while len(self._history) > self._history_limit:
-            self._floor = self._history.popleft().rev
+            self._floor = self._forget_oldest().rev
         for watcher in (
             *self._watchers.get((event.reskey, event.cluster), ()),
             *self._watchers.get((event.reskey, None), ()),
@@ -348,13 +351,30 @@ class Store:
         """Call `listener(event)` synchronously after every write (for in-process controllers)."""
         self._listeners.append(listener)
 
-    def events_since(self, rev: int, reskey: ResKey) -> Iterator[Event]:
-        """Events of one resource after `rev`; raises Expired when they are no longer known."""
+    def _remember(self, event: Event) -> None:
+        self._history.append(event)
+        self._history_of.setdefault(event.reskey, deque()).append(event)
+
+    def _forget_oldest(self) -> Event:
+        event = self._history.popleft()
+        of_resource = self._history_of[event.reskey]
+        of_resource.popleft()  # the oldest of its resource too
+        if not of_resource:
+            del self._history_of[event.reskey]
+        return event
+
+    def events_since(self, rev: int, reskey: ResKey) -> list[Event]:
+        """Events of one resource after `rev`, oldest first; raises Expired when they are
+        no longer known."""
         if rev < self._floor:
             raise Expired(rev, self._floor + 1)
-        for event in self._history:
-            if event.rev > rev and event.reskey == reskey:
-                yield event
+        newer: list[Event] = []
+        for event in reversed(self._history_of.get(reskey, ())):
+            if event.rev <= rev:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
 
     def subscribe(
         self,
@@ -386,7 +406,7 @@ class Store:
         """Forget history up to `upto` (default: everything), like etcd compaction."""
         upto = self._rev if upto is None else min(upto, self._rev)
         while self._history and self._history[0].rev <= upto:
-            self._history.popleft()
+            self._forget_oldest()
         self._floor = max(self._floor, upto)
         if self._db is not None:
             self._db.execute("DELETE FROM events WHERE rev <= ?", (self._floor,))

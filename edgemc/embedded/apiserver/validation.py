@@ -134,13 +134,20 @@ def validate_object(
     *,
     field_validation: str = "Strict",
     resolve: Resolver = resolve_schema,
+    replacing: dict[str, Any] | None = None,
 ) -> ValidationResult:
-    """Validate `obj` against `rt`'s schema and Kubernetes' metadata rules (pure)."""
+    """Validate `obj` against `rt`'s schema and Kubernetes' metadata rules (pure).
+
+    `replacing` is the stored object an update replaces: unless `Strict`, its top-level
+    fields that the update leaves equal are not walked again (a status write does not
+    re-validate the spec). They passed when stored, unknown fields were dropped then, and
+    upstream likewise lets unchanged custom-resource fields stand (validation ratcheting).
+    """
     if field_validation not in FIELD_VALIDATION_MODES:
         raise ValueError(f"fieldValidation must be one of {FIELD_VALIDATION_MODES}")
     walker = _Walker(builtin=rt.builtin, resolve=resolve)
     if rt.schema is not None:
-        walker.root(rt.schema, obj)
+        walker.root(rt.schema, obj, None if field_validation == "Strict" else replacing)
     result = ValidationResult(unknown_fields=[u.path for u in walker.unknown])
     result.decode_error = walker.decode_error if rt.builtin else ""
     if field_validation == "Strict":
@@ -390,8 +397,13 @@ class _Walker:
         self.causes: list[Cause] = []
         self.unknown: list[_Unknown] = []
         self.decode_error = ""
+        self.unchanged: dict[str, Any] | None = None
 
-    def root(self, schema: Schema, obj: dict[str, Any]) -> None:
+    def root(
+        self, schema: Schema, obj: dict[str, Any], unchanged: dict[str, Any] | None = None
+    ) -> None:
+        """Walk `obj`; top-level fields equal to those of `unchanged` are skipped."""
+        self.unchanged = unchanged
         node, struct = self._resolved(schema, "")
         if node is not None:
             self.value(node, obj, "", struct, root=True)
@@ -454,12 +466,15 @@ class _Walker:
         embedded = node.get("x-kubernetes-embedded-resource") is True
         free_form = self.builtin and not props and extra is None
         envelope = root or embedded
+        unchanged = self.unchanged if root else None
         if not (self.builtin and in_status):
             for key in node.get("required") or ():
                 if self._missing(obj, key):
                     self._add("FieldValueRequired", _join(path, key), "Required value")
         for key, val in obj.items():
             child = f"{path}.{key}" if path else key
+            if unchanged is not None and key in unchanged and unchanged[key] == val:
+                continue
             if envelope and key == "metadata" and (embedded or not self.builtin):
                 self._embedded_metadata(props.get("metadata"), val, child)
             elif envelope and key in ("apiVersion", "kind"):
