@@ -94,6 +94,12 @@ def test_an_update_walks_only_the_fields_it_changes_unless_strict() -> None:
     status_write["status"] = {"replicas": "two"}
     result = validate_object(DEPLOYMENTS, status_write, field_validation="Warn", replacing=stored)
     assert list(_fields(result)) == ["status.replicas"]  # the unchanged spec is not walked
+    retyped = copy.deepcopy(_deployment(replicas=1))  # JSON types count: true is not 1
+    retyped["spec"]["replicas"] = True
+    equal_in_python = validate_object(
+        DEPLOYMENTS, retyped, field_validation="Warn", replacing=_deployment(replicas=1)
+    )
+    assert "spec.replicas" in _fields(equal_in_python)
     strict = validate_object(DEPLOYMENTS, status_write, replacing=stored)
     assert "spec.replicas" in _fields(strict)
     spec_write = copy.deepcopy(stored)

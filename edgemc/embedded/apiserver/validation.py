@@ -473,7 +473,7 @@ class _Walker:
                     self._add("FieldValueRequired", _join(path, key), "Required value")
         for key, val in obj.items():
             child = f"{path}.{key}" if path else key
-            if unchanged is not None and key in unchanged and unchanged[key] == val:
+            if unchanged is not None and key in unchanged and _same(unchanged[key], val):
                 continue
             if envelope and key == "metadata" and (embedded or not self.builtin):
                 self._embedded_metadata(props.get("metadata"), val, child)
@@ -691,6 +691,11 @@ class _Walker:
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, types included (in Python `True == 1 == 1.0`)."""
+    return a is b or orjson.dumps(a) == orjson.dumps(b)
 
 
 def _base64_error_offset(text: str) -> int | None:
