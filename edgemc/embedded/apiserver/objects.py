@@ -8,7 +8,6 @@ kcp layer) and writes to the store. Failures are `StatusError`s.
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from collections.abc import Callable
@@ -43,6 +42,17 @@ _SYSTEM_METADATA = (
     "selfLink",
     "managedFields",
 )
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a decoded JSON/YAML document: its dicts and lists are new, its scalars
+    (strings, numbers, YAML's dates: all immutable) shared. Several times faster than
+    `copy.deepcopy`, which every write of the server made twice."""
+    if type(value) is dict:
+        return {k: json_copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [json_copy(v) for v in value]
+    return value
 
 
 def now_rfc3339() -> str:
@@ -225,7 +235,7 @@ class ObjectService:
         dry_run: bool = False,
         field_validation: str = "Strict",
     ) -> tuple[dict[str, Any], list[str]]:
-        obj = self._check_kind(rt, copy.deepcopy(body))
+        obj = self._check_kind(rt, json_copy(body))
         meta = obj["metadata"]
         if rt.namespaced:
             body_ns = meta.get("namespace")
@@ -308,7 +318,7 @@ class ObjectService:
         field_validation: str = "Strict",
         require_rv: bool | None = None,
     ) -> tuple[dict[str, Any], list[str]]:
-        obj = self._check_kind(rt, copy.deepcopy(body))
+        obj = self._check_kind(rt, json_copy(body))
         old = self.get(scope, rt, namespace, name)
         meta = obj["metadata"]
         if meta.get("name") in (None, ""):
@@ -357,7 +367,7 @@ class ObjectService:
     ) -> dict[str, Any]:
         old_meta = old["metadata"]
         if subresource == "status":
-            new = copy.deepcopy(old)
+            new = json_copy(old)
             if "status" in obj:
                 new["status"] = obj["status"]
             else:
@@ -441,7 +451,7 @@ class ObjectService:
         field_validation: str = "Strict",
     ) -> tuple[dict[str, Any], list[str]]:
         old = self.get(scope, rt, namespace, name)
-        current = copy.deepcopy(old)
+        current = json_copy(old)
         if content_type == "application/json-patch+json":
             if not isinstance(patch, list):
                 raise errors.bad_request("a JSON patch must be a JSON array of operations")
@@ -527,7 +537,7 @@ class ObjectService:
         if finalizers or _namespace_pending(rt, old):
             if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or []):
                 return old
-            new = copy.deepcopy(old)
+            new = json_copy(old)
             new["metadata"]["finalizers"] = finalizers
             new["metadata"].setdefault("deletionTimestamp", now_rfc3339())
             new["metadata"].setdefault("deletionGracePeriodSeconds", 0)
