@@ -96,3 +96,34 @@ async def create_workspace(
         return None
 
     return await wait_until(ready)
+
+
+async def bind_kube(admin: Http, workspace: str) -> str:
+    """Bind `root:compute:kubernetes` in `workspace` (as `bind-kube`) and wait until it
+    serves Deployments; the identity hash they are stored under."""
+    await admin.ok(
+        "POST",
+        f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings",
+        {
+            "apiVersion": "apis.kcp.io/v1alpha1",
+            "kind": "APIBinding",
+            "metadata": {"name": "bind-kube"},
+            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
+        },
+    )
+
+    async def identity() -> str | None:
+        status, _ = await admin.get(
+            f"/clusters/{workspace}/apis/apps/v1/namespaces/default/deployments"
+        )
+        if status != 200:
+            return None
+        binding = await admin.ok(
+            "GET", f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings/bind-kube"
+        )
+        for bound in binding.get("status", {}).get("boundResources") or []:
+            if bound["resource"] == "deployments":
+                return bound["schema"]["identityHash"]
+        return None
+
+    return await wait_until(identity)

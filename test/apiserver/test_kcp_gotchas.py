@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from kcphttp import WS, Http, create_workspace, wait_until
+from kcphttp import WS, Http, bind_kube, create_workspace, wait_until
 
 
 def configmap(name: str) -> dict:
@@ -82,31 +82,6 @@ async def test_4_wildcard_is_list_watch_only_for_masters_and_not_for_bound_resou
     assert status == 404
 
 
-async def _bind_kube(admin: Http, workspace: str) -> str:
-    """Bind `root:compute:kubernetes` in `workspace`; the identity hash of its Deployments."""
-    await admin.ok(
-        "POST",
-        f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings",
-        {
-            "apiVersion": "apis.kcp.io/v1alpha1",
-            "kind": "APIBinding",
-            "metadata": {"name": "bind-kube"},
-            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
-        },
-    )
-
-    async def identity() -> str | None:
-        binding = await admin.ok(
-            "GET", f"/clusters/{workspace}/apis/apis.kcp.io/v1alpha1/apibindings/bind-kube"
-        )
-        for bound in binding.get("status", {}).get("boundResources") or []:
-            if bound["resource"] == "deployments":
-                return bound["schema"]["identityHash"]
-        return None
-
-    return await wait_until(identity)
-
-
 def deployment(name: str) -> dict:
     return {
         "apiVersion": "apps/v1",
@@ -125,8 +100,8 @@ def deployment(name: str) -> dict:
 async def test_4_wildcard_of_a_bound_resource_names_its_identity(admin: Http, shard: Http):
     await create_workspace(admin, "root", "a")
     await create_workspace(admin, "root", "b")
-    identity = await _bind_kube(admin, "root:a")
-    assert await _bind_kube(admin, "root:b") == identity
+    identity = await bind_kube(admin, "root:a")
+    assert await bind_kube(admin, "root:b") == identity
     deployments = "/apis/apps/v1/namespaces/default/deployments"
     await admin.ok("POST", f"/clusters/root:a{deployments}", deployment("one"))
     await admin.ok("POST", f"/clusters/root:b{deployments}", deployment("two"))
@@ -263,24 +238,7 @@ async def test_10_default_bindings_and_compute_binding(admin: Http):
         "/clusters/root:org:wmw/apis/apps/v1/namespaces/default/deployments"
     )
     assert status == 404
-    await admin.ok(
-        "POST",
-        "/clusters/root:org:wmw/apis/apis.kcp.io/v1alpha1/apibindings",
-        {
-            "apiVersion": "apis.kcp.io/v1alpha1",
-            "kind": "APIBinding",
-            "metadata": {"name": "bind-kube"},
-            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
-        },
-    )
-
-    async def served() -> bool:
-        status, _ = await admin.get(
-            "/clusters/root:org:wmw/apis/apps/v1/namespaces/default/deployments"
-        )
-        return status == 200
-
-    await wait_until(served)
+    await bind_kube(admin, "root:org:wmw")
 
 
 async def test_12_apiexport_identity_and_virtual_workspace_url(admin: Http, kcp):
@@ -334,16 +292,7 @@ async def test_14_namespaces_get_service_account_token_and_ca(admin: Http):
 async def test_15_schema_served_kube_kinds_only_default_port_protocol(admin: Http):
     await create_workspace(admin, "root", "org")
     await create_workspace(admin, "root:org", "wmw")
-    await admin.ok(
-        "POST",
-        "/clusters/root:org:wmw/apis/apis.kcp.io/v1alpha1/apibindings",
-        {
-            "apiVersion": "apis.kcp.io/v1alpha1",
-            "kind": "APIBinding",
-            "metadata": {"name": "bind-kube"},
-            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
-        },
-    )
+    await bind_kube(admin, "root:org:wmw")
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

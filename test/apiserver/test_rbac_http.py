@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from kcphttp import Http, create_workspace, wait_until
+from kcphttp import Http, bind_kube, create_workspace, wait_until
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
@@ -84,22 +84,7 @@ async def compute_workspace(admin: Http, name: str) -> str:
         await create_workspace(admin, "root", "org")
     await create_workspace(admin, "root:org", name)
     ws = f"root:org:{name}"
-    await admin.ok(
-        "POST",
-        f"/clusters/{ws}/apis/apis.kcp.io/v1alpha1/apibindings",
-        {
-            "apiVersion": "apis.kcp.io/v1alpha1",
-            "kind": "APIBinding",
-            "metadata": {"name": "bind-kube"},
-            "spec": {"reference": {"export": {"path": "root:compute", "name": "kubernetes"}}},
-        },
-    )
-
-    async def served() -> bool:
-        status, _ = await admin.get(f"/clusters/{ws}/apis/apps/v1/namespaces/default/deployments")
-        return status == 200
-
-    await wait_until(served)
+    await bind_kube(admin, ws)
     return ws
 
 
