@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from edgeenv import ESPW, EdgeEnv, create_object, wait_for
 from test_translator_seed import (
     BIND_ESPW,
@@ -366,6 +367,41 @@ async def test_restart_writes_nothing_and_catches_up(env: EdgeEnv) -> None:
             env.ws(guilder_mb), r.DEPLOYMENTS, "speciald", "specialstuff", present=False
         )
         await wait_config(env, guilder_mb, expected_sets({"commonstuff"}, [UPSYNC_1, UPSYNC_2]))
+
+
+async def test_copy_left_in_a_mailbox_that_joins_a_listed_shared_informer_is_deleted(
+    env: EdgeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copies of all mailboxes are followed by one wildcard informer per resource; a
+    mailbox discovered after that informer listed must still see its copies no plan wants
+    any more (left there while the translator was down) deleted."""
+    seed = await seed_stage_1_and_2(env)
+    guilder_mb = seed["mailboxes"]["guilder"][1]
+    async with translator(env) as t:
+        await wait_present(env.ws(guilder_mb), r.DEPLOYMENTS, "speciald", "specialstuff")
+        await wait_idle(t)
+    await env.ws(WMW_S).delete(r.EDGE_PLACEMENTS, "edge-placement-s")
+    await env.ws(WMW_S).delete(r.SINGLE_PLACEMENT_SLICES, "edge-placement-s")
+    discovery_of = Translator._discovery_of
+
+    async def guilder_after_deployments_listed(self: Translator, cluster: str) -> Any:
+        if cluster == guilder_mb:
+
+            async def listed() -> bool:
+                return any(
+                    s.informer.resource.resource.startswith("deployments:")
+                    and s.informer.has_synced()
+                    for s in self._shared.values()
+                )
+
+            await wait_for(listed, 20, "the shared deployments informer listed")
+        return await discovery_of(self, cluster)
+
+    monkeypatch.setattr(Translator, "_discovery_of", guilder_after_deployments_listed)
+    async with translator(env):
+        await wait_present(
+            env.ws(guilder_mb), r.DEPLOYMENTS, "speciald", "specialstuff", present=False
+        )
 
 
 async def test_new_api_binding_in_workload_workspace(env: EdgeEnv) -> None:

@@ -583,7 +583,9 @@ class Translator:
             informer.start()
         shared.mailboxes.add(cluster)
         self._spawn_after_sync(
-            shared.informer, lambda: self._copies_listed(cluster, api.gr), mailbox=cluster
+            shared.informer,
+            lambda: self._shared_copies_listed(cluster, api.gr, shared),
+            mailbox=cluster,
         )
         return shared.informer
 
@@ -624,6 +626,17 @@ class Translator:
         if plan is not None:
             for projection_key in _plan_keys(cluster, plan, only=gr):
                 self.projection.enqueue(projection_key)
+
+    def _shared_copies_listed(self, cluster: str, gr: GroupResource, shared: SharedCopies) -> None:
+        """As `_copies_listed`, for a mailbox that joined a shared informer: the copies of
+        it the cache held before were delivered while the handler ignored the mailbox, so
+        their keys come from the cache (a copy no plan wants any more, left by a run before
+        a restart, would otherwise stay for good)."""
+        self._copies_listed(cluster, gr)
+        name = gr_name(gr)
+        held = shared.informer.store.by_index(BY_CLUSTER, cluster)
+        for ns in sorted({(obj.get("metadata") or {}).get("namespace", "") for obj in held}):
+            self.projection.enqueue(Key(cluster, ns, name))
 
     def _source_handlers(self, cluster: str, api: ApiResource, informer: Informer) -> None:
         name = gr_name(api.gr)
