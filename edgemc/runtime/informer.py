@@ -28,7 +28,7 @@ from edgemc.runtime.backoff import Backoff
 from edgemc.runtime.cache import Obj, Store, meta_key, object_key
 from edgemc.runtime.client import Client, GroupVersionResource
 from edgemc.runtime.errors import ApiError
-from edgemc.runtime.gctuning import tune_for_caches
+from edgemc.runtime.gctuning import calm_full_collections
 from edgemc.runtime.logging import get_logger
 
 log = get_logger("edgemc.runtime.informer")
@@ -160,7 +160,7 @@ class Informer:
         A process running informers gets the collector settings of `gctuning`.
         """
         if self._task is None:
-            tune_for_caches()
+            calm_full_collections()
             self._stopped = False
             self._task = asyncio.create_task(self._run(), name=f"informer {self.resource}")
             if self.options.resync_period:

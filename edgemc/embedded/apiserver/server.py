@@ -47,6 +47,7 @@ from edgemc.embedded.apiserver.registry import Registry
 from edgemc.embedded.apiserver.resources import ResourceType
 from edgemc.embedded.apiserver.storage import DEFAULT_HISTORY, Store
 from edgemc.embedded.apiserver.tls import Certificates, certificates
+from edgemc.runtime.gctuning import calm_full_collections
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class ApiServer:
 
     async def start(self) -> None:
         limit_tls_read_buffer()
+        calm_full_collections()  # a store of many objects: keep full collections short
         self.lifecycle = Lifecycle(
             self.store, self.service, self.registry, ca_pem=self.ca_pem, mint_token=self.mint_token
         )
