@@ -9,6 +9,7 @@ virtual workspace sees exactly the objects of all binding workspaces.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import secrets
@@ -44,6 +45,7 @@ def base62_sha224(text: str) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every watch event of a bound resource
 def export_label(export_cluster: str, export_name: str) -> str:
     return base62_sha224(f"{export_cluster}:{export_name}")
 

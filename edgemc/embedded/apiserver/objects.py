@@ -456,7 +456,7 @@ class ObjectService:
             if not isinstance(patch, list):
                 raise errors.bad_request("a JSON patch must be a JSON array of operations")
             try:
-                patched = jsonpatch.JsonPatch(patch).apply(current)
+                patched = jsonpatch.JsonPatch(patch).apply(current, in_place=True)
             except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
                 raise errors.StatusError(
                     422,
