@@ -819,8 +819,13 @@ class SystemRun:
         self.usage[phase] = usage
 
     async def _stop_all(self) -> None:
-        finals = await asyncio.gather(*(c.stop() for c in self.children.values()))
-        final = {n: f for n, f in zip(self.children, finals, strict=True) if f is not None}
+        # Clients before servers: a thousand syncers whose servers went first would spend
+        # their shutdown reconnecting ~20,000 informers to a closed port.
+        servers = {n for n in self.children if n == "kcp" or n.startswith("edges-")}
+        final: Obj = {}
+        for group in ([n for n in self.children if n not in servers], sorted(servers)):
+            finals = await asyncio.gather(*(self.children[n].stop() for n in group))
+            final.update({n: f for n, f in zip(group, finals, strict=True) if f is not None})
         final["driver"] = _usage(self.kcp_host)
         self.usage["end"] = final
 
